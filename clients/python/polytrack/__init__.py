@@ -1,0 +1,1 @@
+"""polytrack: track experiments and runs against a polytrack (or MLflow) server."""
