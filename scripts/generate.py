@@ -39,11 +39,10 @@ def generate_python(out: Path) -> None:
         *proto_files(),
     ]
     subprocess.run(cmd, check=True, cwd=PROTO_ROOT)
-    # protoc writes modules, not packages: give every generated folder an __init__.py.
+    # protoc writes modules, not packages: make each generated folder (polytrack/v1, ...) a package.
+    # polytrack/ itself is the hand-written client package; pyproject maps polytrack.v1 here.
     for folder in {p.parent for p in out.rglob("*_pb2.py")}:
-        while folder != out:
-            (folder / "__init__.py").write_text(HEADER)
-            folder = folder.parent
+        (folder / "__init__.py").write_text(HEADER)
 
 
 def copy_buf_dependencies() -> None:

@@ -1,0 +1,5 @@
+import sys
+
+from polytrack.cli import main
+
+sys.exit(main())

@@ -1,0 +1,161 @@
+"""Assembles one polytrack server: storage, servicers, the REST gateway and the gRPC edge.
+
+Storage is created here and injected into the servicers (no module-level state), and both edges
+are built from the same bound RPC methods, so every RPC is served identically on both transports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import uvicorn
+from google.protobuf.descriptor import ServiceDescriptor
+from sqlalchemy import Engine
+from starlette.types import ASGIApp
+
+from polytrack.v1 import tracking_service_pb2
+from polytrack_server.config import ServerConfig
+from polytrack_server.gateway.app import build_gateway
+from polytrack_server.grpc_edge.server import build_grpc_server
+from polytrack_server.rpc import Invoker, RpcMethod, bind_services
+from polytrack_server.services.tracking import TrackingServicer
+from polytrack_server.store.engine import create_engine_for
+from polytrack_server.store.migrations import upgrade_database
+from polytrack_server.store.tracking import SqlTrackingStore
+
+log = logging.getLogger("polytrack.server")
+
+TRACKING_SERVICE = tracking_service_pb2.DESCRIPTOR.services_by_name["TrackingService"]
+
+
+@dataclass
+class Application:
+    """The parts of a running server that outlive a single request."""
+
+    config: ServerConfig
+    engine: Engine
+    methods: list[RpcMethod]
+    invoker: Invoker
+    gateway: ASGIApp
+
+    def close(self) -> None:
+        self.invoker.shutdown()
+        self.engine.dispose()
+
+
+def build_services(config: ServerConfig, engine: Engine) -> Mapping[ServiceDescriptor, Any]:
+    tracking_store = SqlTrackingStore(engine, config.effective_default_artifact_root)
+    return {TRACKING_SERVICE: TrackingServicer(tracking_store)}
+
+
+def build_application(config: ServerConfig, *, migrate: bool = True) -> Application:
+    """Open (and by default migrate) the database and build both edges' shared parts."""
+    engine = create_engine_for(config.backend_store_uri)
+    if migrate:
+        upgrade_database(engine)
+    methods = bind_services(build_services(config, engine))
+    invoker = Invoker()
+    gateway = build_gateway(methods, invoker)
+    return Application(config, engine, methods, invoker, gateway)
+
+
+def _listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        # Several worker processes accept on one port; the kernel spreads connections across them.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve(config: ServerConfig, *, migrate: bool = True, announce: bool = True) -> None:
+    """Serve REST and gRPC until SIGINT/SIGTERM, then drain in-flight requests and close storage."""
+    application = build_application(config, migrate=migrate)
+    http_socket = _listening_socket(config.host, config.port, reuse_port=config.workers > 1)
+    grpc_server: grpc.aio.Server | None = None
+    try:
+        grpc_server, grpc_port = build_grpc_server(
+            application.methods, application.invoker, f"{config.host}:{config.grpc_port}"
+        )
+        await grpc_server.start()
+        http_port = http_socket.getsockname()[1]
+        uvicorn_config = uvicorn.Config(
+            application.gateway,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            http="httptools",
+            loop="uvloop",
+            timeout_graceful_shutdown=10,
+        )
+        server = uvicorn.Server(uvicorn_config)
+        if announce:
+            # Tests and scripts wait for this line to learn the ports (which may have been 0).
+            print(
+                f"polytrack server listening: http://{config.host}:{http_port} grpc://{config.host}:{grpc_port}",
+                flush=True,
+            )
+        await server.serve(sockets=[http_socket])
+    finally:
+        if grpc_server is not None:
+            await grpc_server.stop(grace=10)
+        http_socket.close()
+        application.close()
+        log.info("polytrack server stopped")
+
+
+def _run_loop(config: ServerConfig, migrate: bool, announce: bool) -> None:
+    with asyncio.Runner() as runner:
+        runner.run(serve(config, migrate=migrate, announce=announce))
+
+
+def _run_worker(config: ServerConfig, announce: bool) -> None:
+    # Leave the terminal's process group: the parent forwards each signal exactly once, because
+    # uvicorn treats a second SIGINT as "exit now without draining".
+    os.setpgrp()
+    _run_loop(config, migrate=False, announce=announce)
+
+
+def run(config: ServerConfig) -> None:
+    """Run the server until interrupted: in this process, or as `config.workers` processes.
+
+    With several workers the database is migrated once here, then each worker serves both ports
+    (SO_REUSEPORT); the parent forwards SIGINT/SIGTERM to each worker, which drains and stops.
+    """
+    config.validate()
+    if config.workers == 1:
+        _run_loop(config, migrate=True, announce=True)
+        return
+    engine = create_engine_for(config.backend_store_uri)
+    upgrade_database(engine)
+    engine.dispose()
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_run_worker, args=(config, index == 0), name=f"polytrack-worker-{index}")
+        for index in range(config.workers)
+    ]
+    for worker in workers:
+        worker.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for worker in workers:
+            if worker.pid is not None and worker.is_alive():
+                os.kill(worker.pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for worker in workers:
+        worker.join()
