@@ -18,6 +18,7 @@ from typing import Any
 
 import grpc
 import uvicorn
+import uvloop
 from google.protobuf.descriptor import ServiceDescriptor
 from sqlalchemy import Engine
 from starlette.types import ASGIApp
@@ -98,7 +99,6 @@ async def serve(config: ServerConfig, *, migrate: bool = True, announce: bool = 
             access_log=False,
             lifespan="off",
             http="httptools",
-            loop="uvloop",
             timeout_graceful_shutdown=10,
         )
         server = uvicorn.Server(uvicorn_config)
@@ -118,7 +118,7 @@ async def serve(config: ServerConfig, *, migrate: bool = True, announce: bool = 
 
 
 def _run_loop(config: ServerConfig, migrate: bool, announce: bool) -> None:
-    with asyncio.Runner() as runner:
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(serve(config, migrate=migrate, announce=announce))
 
 

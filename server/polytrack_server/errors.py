@@ -13,30 +13,38 @@ import enum
 import grpc
 
 
+@enum.unique
 class ErrorCode(enum.Enum):
-    """An error code, with the HTTP status and canonical gRPC status that carry it."""
+    """An error code: its number in errors.proto, and the HTTP and canonical gRPC statuses carrying it.
 
-    INTERNAL_ERROR = (500, grpc.StatusCode.INTERNAL)
-    BAD_REQUEST = (400, grpc.StatusCode.INVALID_ARGUMENT)
-    NOT_FOUND = (404, grpc.StatusCode.NOT_FOUND)
-    TEMPORARILY_UNAVAILABLE = (503, grpc.StatusCode.UNAVAILABLE)
-    INVALID_PARAMETER_VALUE = (400, grpc.StatusCode.INVALID_ARGUMENT)
-    ENDPOINT_NOT_FOUND = (404, grpc.StatusCode.UNIMPLEMENTED)
-    INVALID_STATE = (500, grpc.StatusCode.FAILED_PRECONDITION)
-    PERMISSION_DENIED = (403, grpc.StatusCode.PERMISSION_DENIED)
-    NOT_IMPLEMENTED = (501, grpc.StatusCode.UNIMPLEMENTED)
-    UNAUTHENTICATED = (401, grpc.StatusCode.UNAUTHENTICATED)
-    RESOURCE_ALREADY_EXISTS = (400, grpc.StatusCode.ALREADY_EXISTS)
-    RESOURCE_DOES_NOT_EXIST = (404, grpc.StatusCode.NOT_FOUND)
-    REQUEST_LIMIT_EXCEEDED = (429, grpc.StatusCode.RESOURCE_EXHAUSTED)
+    The proto number leads each value so that codes sharing statuses stay distinct members.
+    """
+
+    INTERNAL_ERROR = (1, 500, grpc.StatusCode.INTERNAL)
+    TEMPORARILY_UNAVAILABLE = (2, 503, grpc.StatusCode.UNAVAILABLE)
+    BAD_REQUEST = (4, 400, grpc.StatusCode.INVALID_ARGUMENT)
+    NOT_FOUND = (11, 404, grpc.StatusCode.NOT_FOUND)
+    INVALID_PARAMETER_VALUE = (1000, 400, grpc.StatusCode.INVALID_ARGUMENT)
+    ENDPOINT_NOT_FOUND = (1001, 404, grpc.StatusCode.UNIMPLEMENTED)
+    INVALID_STATE = (1003, 500, grpc.StatusCode.FAILED_PRECONDITION)
+    PERMISSION_DENIED = (1004, 403, grpc.StatusCode.PERMISSION_DENIED)
+    NOT_IMPLEMENTED = (1010, 501, grpc.StatusCode.UNIMPLEMENTED)
+    UNAUTHENTICATED = (1011, 401, grpc.StatusCode.UNAUTHENTICATED)
+    RESOURCE_ALREADY_EXISTS = (3001, 400, grpc.StatusCode.ALREADY_EXISTS)
+    RESOURCE_DOES_NOT_EXIST = (3002, 404, grpc.StatusCode.NOT_FOUND)
+    REQUEST_LIMIT_EXCEEDED = (4001, 429, grpc.StatusCode.RESOURCE_EXHAUSTED)
 
     @property
-    def http_status(self) -> int:
+    def number(self) -> int:
         return self.value[0]
 
     @property
-    def grpc_status(self) -> grpc.StatusCode:
+    def http_status(self) -> int:
         return self.value[1]
+
+    @property
+    def grpc_status(self) -> grpc.StatusCode:
+        return self.value[2]
 
 
 class PolytrackError(Exception):

@@ -1,0 +1,110 @@
+"""The gRPC edge: a `grpc.aio` server whose handlers are derived from the bound RPC methods.
+
+Each RPC is registered under its proto path with the request/response classes' own
+(de)serialisers, and calls its servicer through the shared `Invoker`, exactly as the REST gateway
+does. A `PolytrackError` ends the call with a `google.rpc.Status` (in the `grpc-status-details-bin`
+trailer) carrying the code's canonical gRPC status, the message and an `ErrorInfo` whose reason is
+the MLflow error code; anything unexpected ends it with INTERNAL and a generic message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.protobuf.message import Message
+
+# googleapis-common-protos ships no type information.
+from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
+from grpc_status import rpc_status
+
+from polytrack_server.errors import ErrorCode, PolytrackError
+from polytrack_server.rpc import Invoker, RpcMethod
+
+log = logging.getLogger("polytrack.grpc")
+
+ERROR_DOMAIN = "polytrack.dev"
+INTERNAL_ERROR_MESSAGE = "Internal server error; see the server log for details"
+# MLflow's log-batch and metric-history payloads can exceed gRPC's 4 MiB default.
+DEFAULT_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", -1),
+)
+
+HandlerFactory = Callable[[RpcMethod, Invoker], grpc.RpcMethodHandler]
+
+
+def build_grpc_server(
+    methods: Sequence[RpcMethod],
+    invoker: Invoker,
+    address: str,
+    options: Sequence[tuple[str, Any]] = DEFAULT_OPTIONS,
+) -> tuple[grpc.aio.Server, int]:
+    """A (not yet started) server for `methods` listening without TLS on `address`, and its port.
+
+    `address` is `host:port`; port 0 picks a free port, which is returned.
+    """
+    server = grpc.aio.server(options=list(options))
+    add_services(server, methods, invoker)
+    port: int = server.add_insecure_port(address)
+    return server, port
+
+
+def add_services(server: grpc.aio.Server, methods: Sequence[RpcMethod], invoker: Invoker) -> None:
+    """Register a handler for each of `methods` on `server`, grouped by service."""
+    by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
+    for method in methods:
+        service = method.descriptor.containing_service.full_name
+        by_service.setdefault(service, {})[method.descriptor.name] = method_handler(method, invoker)
+    for service, handlers in by_service.items():
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+        # Registered methods are looked up by the C core, skipping the generic handler search.
+        server.add_registered_method_handlers(service, handlers)
+
+
+def method_handler(method: RpcMethod, invoker: Invoker) -> grpc.RpcMethodHandler:
+    """The handler of one RPC, chosen by its streaming kind."""
+    kind = (method.descriptor.client_streaming, method.descriptor.server_streaming)
+    factory = _HANDLER_FACTORIES.get(kind)
+    if factory is None:
+        raise NotImplementedError(f"{method.full_name}: streaming RPCs are not served by the gRPC edge yet")
+    return factory(method, invoker)
+
+
+def _unary_unary_handler(method: RpcMethod, invoker: Invoker) -> grpc.RpcMethodHandler:
+    async def behaviour(request: Message, context: grpc.aio.ServicerContext) -> Message:
+        try:
+            return await invoker.invoke(method, request)
+        except PolytrackError as error:
+            code, message = error.code, error.message
+        except Exception:
+            log.exception("Unexpected failure in %s", method.full_name)
+            code, message = ErrorCode.INTERNAL_ERROR, INTERNAL_ERROR_MESSAGE
+        status = rpc_status.to_status(error_status(code, message))
+        await context.abort(status.code, status.details, status.trailing_metadata)
+        raise AssertionError("ServicerContext.abort() returned instead of raising")
+
+    return grpc.unary_unary_rpc_method_handler(
+        behaviour,
+        request_deserializer=method.request_class.FromString,
+        response_serializer=method.response_class.SerializeToString,
+    )
+
+
+# (client streaming, server streaming) -> handler factory. Streaming kinds join here.
+_HANDLER_FACTORIES: dict[tuple[bool, bool], HandlerFactory] = {
+    (False, False): _unary_unary_handler,
+}
+
+
+def error_status(code: ErrorCode, message: str) -> status_pb2.Status:
+    """The `google.rpc.Status` reporting `code`: canonical status, message and ErrorInfo."""
+    info = error_details_pb2.ErrorInfo(
+        reason=code.name, domain=ERROR_DOMAIN, metadata={"http_status": str(code.http_status)}
+    )
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    return status_pb2.Status(code=code.grpc_status.value[0], message=message, details=[detail])
