@@ -33,9 +33,15 @@ def proto_files() -> list[str]:
 def generate_python(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     cmd = [
-        sys.executable, "-m", "grpc_tools.protoc",
-        f"-I{PROTO_ROOT}", f"-I{GOOGLE_API.parent.parent}", f"-I{WELL_KNOWN}",
-        f"--python_out={out}", f"--pyi_out={out}", f"--grpc_python_out={out}",
+        sys.executable,
+        "-m",
+        "grpc_tools.protoc",
+        f"-I{PROTO_ROOT}",
+        f"-I{GOOGLE_API.parent.parent}",
+        f"-I{WELL_KNOWN}",
+        f"--python_out={out}",
+        f"--pyi_out={out}",
+        f"--grpc_python_out={out}",
         *proto_files(),
     ]
     subprocess.run(cmd, check=True, cwd=PROTO_ROOT)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # googleapis-common-protos ships no type information.
-from google.api import annotations_pb2, http_pb2  # type: ignore[import-untyped]
+from google.api import annotations_pb2, http_pb2
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass

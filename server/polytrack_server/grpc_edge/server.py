@@ -18,7 +18,7 @@ from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
 # googleapis-common-protos ships no type information.
-from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]
+from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from polytrack_server.errors import ErrorCode, PolytrackError

@@ -176,7 +176,9 @@ def validate_artifact_location(location: str) -> str:
     for _ in range(3):  # catch single, double and triple percent-encoding
         decoded = unquote(decoded)
     if any(part == ".." for part in re.split(r"[/\\]", decoded)):
-        raise InvalidParameter(f"Invalid artifact_location {_shown(location)}: '..' segments are not allowed.")
+        raise InvalidParameter(
+            f"Invalid artifact_location {_shown(location)}: '..' segments are not allowed."
+        )
     return location
 
 

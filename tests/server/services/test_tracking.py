@@ -130,9 +130,7 @@ def test_log_batch_limits_and_duplicates_write_nothing(servicer: TrackingService
         servicer.log_batch(api.LogBatchRequest(run_id=run_id, metrics=too_many))
     duplicate = [pb.Param(key="p", value="1"), pb.Param(key="p", value="2")]
     with pytest.raises(InvalidParameter, match="Duplicate param keys"):
-        servicer.log_batch(
-            api.LogBatchRequest(run_id=run_id, metrics=too_many[:5], params=duplicate)
-        )
+        servicer.log_batch(api.LogBatchRequest(run_id=run_id, metrics=too_many[:5], params=duplicate))
     run = servicer.get_run(api.GetRunRequest(run_id=run_id)).run
     assert list(run.data.metrics) == []
     assert list(run.data.params) == []
@@ -165,14 +163,20 @@ def test_search_runs_without_experiments_is_empty(servicer: TrackingServicer) ->
 def test_metric_history_paging_arguments(servicer: TrackingServicer) -> None:
     run_id = _run(servicer).info.run_id
     for step in range(5):
-        servicer.log_metric(api.LogMetricRequest(run_id=run_id, key="m", value=step, timestamp=step, step=step))
+        servicer.log_metric(
+            api.LogMetricRequest(run_id=run_id, key="m", value=step, timestamp=step, step=step)
+        )
     whole = servicer.get_metric_history(api.GetMetricHistoryRequest(run_id=run_id, metric_key="m"))
     assert [m.step for m in whole.metrics] == [0, 1, 2, 3, 4]
     assert not whole.HasField("next_page_token")
-    first = servicer.get_metric_history(api.GetMetricHistoryRequest(run_id=run_id, metric_key="m", max_results=3))
+    first = servicer.get_metric_history(
+        api.GetMetricHistoryRequest(run_id=run_id, metric_key="m", max_results=3)
+    )
     assert [m.step for m in first.metrics] == [0, 1, 2]
     rest = servicer.get_metric_history(
-        api.GetMetricHistoryRequest(run_id=run_id, metric_key="m", max_results=3, page_token=first.next_page_token)
+        api.GetMetricHistoryRequest(
+            run_id=run_id, metric_key="m", max_results=3, page_token=first.next_page_token
+        )
     )
     assert [m.step for m in rest.metrics] == [3, 4]
     with pytest.raises(InvalidParameter, match="max_results"):

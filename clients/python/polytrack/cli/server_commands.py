@@ -91,7 +91,9 @@ def register(commands: Any) -> None:
         description="Bring the database schema up to date. Safe to run repeatedly; the server also "
         "does this at start-up.",
     )
-    upgrade.add_argument("url", nargs="?", default=None, help=f"database URI (default: {DEFAULT_BACKEND_STORE_URI})")
+    upgrade.add_argument(
+        "url", nargs="?", default=None, help=f"database URI (default: {DEFAULT_BACKEND_STORE_URI})"
+    )
     upgrade.set_defaults(handler=_upgrade_database)
 
 
