@@ -87,7 +87,7 @@ def validate_key(key: str, what: str, max_length: int = MAX_ENTITY_KEY_LENGTH) -
             f"Invalid {what} name {_shown(key)}: names may only contain alphanumerics, underscores (_), "
             "dashes (-), periods (.), spaces ( ), colons (:) and slashes (/)."
         )
-    if key == "." or key.startswith("/") or posixpath.normpath(key) != key:
+    if key.startswith("/") or posixpath.normpath(key) != key or {".", ".."} & set(key.split("/")):
         raise InvalidParameter(
             f"Invalid {what} name {_shown(key)}: names must be normalised relative paths "
             "(no leading '/', no '.' or '..' segments, no '//')."

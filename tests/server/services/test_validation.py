@@ -27,6 +27,9 @@ def test_valid_keys_are_accepted(key: str) -> None:
         ("./a", "normalised"),
         (".", "normalised"),
         ("a/", "normalised"),
+        ("../escape", "normalised"),
+        ("a/..", "normalised"),
+        ("..", "normalised"),
     ],
 )
 def test_invalid_keys_are_rejected_with_a_reason(key: str, fragment: str) -> None:
