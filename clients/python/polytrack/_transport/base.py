@@ -1,0 +1,277 @@
+"""What every transport shares: RPC lookup in the proto descriptors, and retries.
+
+A transport sends one request message of a polytrack RPC and returns its response message. RPCs
+are named as in the proto (`CreateExperiment`, or qualified: `TrackingService.CreateExperiment`,
+`polytrack.v1.TrackingService.CreateExperiment`) and looked up across the services the client
+knows (`KNOWN_SERVICES`), so a new service needs one line there and nothing else.
+
+Retries live here, once, for every transport. A transport's single attempt reports a failure as
+an `AttemptError` saying whether the failure is transient and whether the request may have
+reached the server; `BaseTransport.call` then retries when that cannot duplicate data:
+
+* a request that provably never reached the server (the connection was refused, the connect
+  timed out) is retried for every RPC;
+* a request that may have been processed (read timeout, dropped connection, 429/502/503/504) is
+  retried only for RPCs that are safe to repeat (`Rpc.retry_safe`).
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Protocol
+
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
+
+from polytrack.errors import PolytrackException
+from polytrack.v1 import tracking_service_pb2
+
+log = logging.getLogger("polytrack.transport")
+
+# The services a client can call. Registry and artifact services join this tuple.
+KNOWN_SERVICES: tuple[ServiceDescriptor, ...] = (
+    tracking_service_pb2.DESCRIPTOR.services_by_name["TrackingService"],
+)
+
+# RPC name prefixes of reads, which are always safe to repeat.
+_READ_PREFIXES = ("Get", "Search", "List")
+
+# Writes that are safe to send twice: repeating them cannot create a second entity or a second
+# data point, because the server stores the same final state either way.
+# - Delete*/Restore*, UpdateExperiment (rename), UpdateRun, Set*Tag: they set a state; a repeat
+#   sets the same state (a repeated delete of a tag or experiment may answer
+#   RESOURCE_DOES_NOT_EXIST, but nothing is written twice).
+# - LogMetric/LogBatch: the server ignores a measurement identical to a stored one (same key,
+#   timestamp, step and value), so a re-sent batch adds nothing; LogParam/LogBatch params of the
+#   value already stored are no-ops; LogBatch tags are upserts.
+# - LogInputs: the server links a dataset or model to a run at most once.
+# CreateExperiment and CreateRun are NOT here: a repeat creates a second run, or fails with
+# RESOURCE_ALREADY_EXISTS although the first attempt succeeded. Unknown RPCs are not either.
+RETRY_SAFE_WRITES: frozenset[str] = frozenset(
+    {
+        "UpdateExperiment",
+        "DeleteExperiment",
+        "RestoreExperiment",
+        "SetExperimentTag",
+        "DeleteExperimentTag",
+        "UpdateRun",
+        "DeleteRun",
+        "RestoreRun",
+        "SetTag",
+        "DeleteTag",
+        "LogMetric",
+        "LogParam",
+        "LogBatch",
+        "LogInputs",
+    }
+)
+
+
+def user_agent() -> str:
+    """The User-Agent of this client: `polytrack-python-client/<version>`."""
+    try:
+        return f"polytrack-python-client/{version('polytrack')}"
+    except PackageNotFoundError:
+        return "polytrack-python-client"
+
+
+def environment_value(*names: str) -> str | None:
+    """The value of the first of `names` set to a non-empty string in the environment."""
+    for name in names:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    return None
+
+
+@dataclass(frozen=True)
+class Rpc:
+    """One RPC of a known service, with its message classes and whether it is safe to repeat."""
+
+    descriptor: MethodDescriptor
+    request_class: type[Message]
+    response_class: type[Message]
+    retry_safe: bool
+
+    @property
+    def name(self) -> str:
+        """The RPC's name, e.g. `CreateExperiment`."""
+        return self.descriptor.name
+
+    @property
+    def service(self) -> ServiceDescriptor:
+        """The service the RPC belongs to."""
+        return self.descriptor.containing_service
+
+
+def _rpc_of(descriptor: MethodDescriptor) -> Rpc:
+    name = descriptor.name
+    return Rpc(
+        descriptor=descriptor,
+        request_class=GetMessageClass(descriptor.input_type),
+        response_class=GetMessageClass(descriptor.output_type),
+        retry_safe=name.startswith(_READ_PREFIXES) or name in RETRY_SAFE_WRITES,
+    )
+
+
+@cache
+def _rpc_table() -> dict[str, Rpc]:
+    table: dict[str, Rpc] = {}
+    ambiguous: set[str] = set()
+    for service in KNOWN_SERVICES:
+        for descriptor in service.methods:
+            rpc = _rpc_of(descriptor)
+            table[descriptor.full_name] = rpc
+            table[f"{service.name}.{descriptor.name}"] = rpc
+            if descriptor.name in table:
+                ambiguous.add(descriptor.name)
+            table[descriptor.name] = rpc
+    for name in ambiguous:
+        # A bare name shared by two services must be qualified.
+        del table[name]
+    return table
+
+
+def find_rpc(name: str) -> Rpc:
+    """The RPC called `name` (bare, `Service.Rpc` or fully qualified) in the known services."""
+    rpc = _rpc_table().get(name)
+    if rpc is None:
+        raise ValueError(
+            f"Unknown RPC {name!r}: not a method of {', '.join(s.full_name for s in KNOWN_SERVICES)}"
+        )
+    return rpc
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long and how often to retry a transient failure.
+
+    The n-th retry (n from 0) waits a random time between half and all of
+    `min(max_backoff, initial_backoff * 2**n)` (a server's Retry-After, when longer, wins), and
+    no retry starts once `max_elapsed` seconds have passed since the first attempt or after
+    `max_attempts` attempts.
+    """
+
+    max_attempts: int = 7
+    initial_backoff: float = 0.5
+    max_backoff: float = 10.0
+    max_elapsed: float = 120.0
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+
+    @classmethod
+    def from_environment(cls) -> RetryPolicy:
+        """The default policy, with `POLYTRACK_HTTP_REQUEST_MAX_RETRIES` (or MLflow's variable) retries."""
+        retries = environment_value("POLYTRACK_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_MAX_RETRIES")
+        if retries is None:
+            return cls()
+        try:
+            count = int(retries)
+        except ValueError:
+            raise PolytrackException(
+                f"POLYTRACK_HTTP_REQUEST_MAX_RETRIES must be a whole number, got {retries!r}",
+                "INVALID_PARAMETER_VALUE",
+            ) from None
+        return cls(max_attempts=max(1, count + 1))
+
+    @classmethod
+    def never(cls) -> RetryPolicy:
+        """A policy making exactly one attempt."""
+        return cls(max_attempts=1)
+
+    def delay(self, retry: int, elapsed: float, retry_after: float | None = None) -> float | None:
+        """Seconds to wait before retry number `retry` (0-based), or None to give up."""
+        if retry + 1 >= self.max_attempts:
+            return None
+        ceiling = min(self.max_backoff, self.initial_backoff * 2**retry)
+        wait = random.uniform(ceiling / 2, ceiling)
+        if retry_after is not None:
+            wait = max(wait, retry_after)
+        if elapsed + wait > self.max_elapsed:
+            return None
+        return wait
+
+
+class AttemptError(Exception):
+    """One attempt failed with `error`.
+
+    `transient`: the same request may succeed later. `delivered`: False only when the request
+    provably never reached the server; True when it may have been processed.
+    """
+
+    def __init__(
+        self,
+        error: PolytrackException,
+        *,
+        transient: bool,
+        delivered: bool,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.transient = transient
+        self.delivered = delivered
+        self.retry_after = retry_after
+
+
+class Transport(Protocol):
+    """Sends requests of polytrack RPCs to a tracking service and returns their responses."""
+
+    def call(self, rpc: str, request: Message, *, timeout: float | None = None) -> Message:
+        """Send `request` to the RPC named `rpc` and return its response; raise PolytrackException."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the transport cannot be used afterwards."""
+        ...
+
+
+class BaseTransport(abc.ABC):
+    """A transport whose subclasses implement one attempt (`_attempt`); retries happen here."""
+
+    def __init__(self, retry: RetryPolicy | None = None) -> None:
+        self.retry = retry if retry is not None else RetryPolicy.from_environment()
+
+    def call(self, rpc: str, request: Message, *, timeout: float | None = None) -> Message:
+        """Send `request` to the RPC named `rpc`, retrying transient failures when it is safe."""
+        method = find_rpc(rpc)
+        if not isinstance(request, method.request_class):
+            raise TypeError(
+                f"{method.name} takes a {method.request_class.__name__}, not a {type(request).__name__}"
+            )
+        started = time.monotonic()
+        retry = 0
+        while True:
+            try:
+                return self._attempt(method, request, timeout)
+            except AttemptError as failure:
+                if not failure.transient or (failure.delivered and not method.retry_safe):
+                    raise failure.error from failure.__cause__
+                wait = self.retry.delay(retry, time.monotonic() - started, failure.retry_after)
+                if wait is None:
+                    raise failure.error from failure.__cause__
+                log.info("%s failed (%s); retrying in %.2f s", method.name, failure.error, wait)
+                self.retry.sleep(wait)
+                retry += 1
+
+    @abc.abstractmethod
+    def _attempt(self, rpc: Rpc, request: Message, timeout: float | None) -> Message:
+        """Send `request` once; raise AttemptError on failure."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections; the transport cannot be used afterwards."""
+
+    def __enter__(self) -> BaseTransport:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()

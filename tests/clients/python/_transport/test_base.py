@@ -1,0 +1,113 @@
+"""RPC lookup, the retry classification of every RPC, and the retry policy's timing."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from polytrack._transport.base import (
+    RETRY_SAFE_WRITES,
+    AttemptError,
+    BaseTransport,
+    RetryPolicy,
+    Rpc,
+    find_rpc,
+)
+from polytrack.errors import PolytrackException
+from polytrack.v1 import tracking_service_pb2 as api
+
+TRACKING = api.DESCRIPTOR.services_by_name["TrackingService"]
+
+
+def test_rpcs_are_found_by_bare_qualified_and_full_name() -> None:
+    bare = find_rpc("LogBatch")
+    assert find_rpc("TrackingService.LogBatch") is bare
+    assert find_rpc("polytrack.v1.TrackingService.LogBatch") is bare
+    assert bare.request_class is api.LogBatchRequest and bare.response_class is api.LogBatchResponse
+    assert bare.service.full_name == "polytrack.v1.TrackingService"
+    with pytest.raises(ValueError, match="Unknown RPC 'LogEverything'"):
+        find_rpc("LogEverything")
+
+
+def test_only_creations_are_unsafe_to_repeat() -> None:
+    unsafe = {method.name for method in TRACKING.methods if not find_rpc(method.name).retry_safe}
+    assert unsafe == {"CreateExperiment", "CreateRun"}
+    assert {method.name for method in TRACKING.methods} >= RETRY_SAFE_WRITES
+
+
+def test_backoff_grows_with_jitter_and_stops_at_the_limits() -> None:
+    random.seed(7)
+    policy = RetryPolicy(max_attempts=6, initial_backoff=0.5, max_backoff=3.0, max_elapsed=100.0)
+    for retry, ceiling in enumerate([0.5, 1.0, 2.0, 3.0, 3.0]):
+        for _ in range(50):
+            delay = policy.delay(retry, elapsed=0.0)
+            assert delay is not None and ceiling / 2 <= delay <= ceiling
+    assert policy.delay(5, elapsed=0.0) is None  # the sixth attempt was the last
+    assert policy.delay(0, elapsed=99.9) is None  # no time left for the wait
+    assert policy.delay(0, elapsed=0.0, retry_after=7.5) == 7.5
+    assert RetryPolicy.never().delay(0, elapsed=0.0) is None
+
+
+def test_retry_count_from_the_environment(monkeypatch) -> None:
+    assert RetryPolicy.from_environment() == RetryPolicy()
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    assert RetryPolicy.from_environment().max_attempts == 3
+    monkeypatch.setenv("POLYTRACK_HTTP_REQUEST_MAX_RETRIES", "0")
+    assert RetryPolicy.from_environment().max_attempts == 1
+    monkeypatch.setenv("POLYTRACK_HTTP_REQUEST_MAX_RETRIES", "many")
+    with pytest.raises(PolytrackException, match="whole number"):
+        RetryPolicy.from_environment()
+
+
+class FailingTransport(BaseTransport):
+    """Fails each attempt with the next of `failures`, then answers an empty response."""
+
+    def __init__(self, failures: list[AttemptError]) -> None:
+        self.waits: list[float] = []
+        super().__init__(RetryPolicy(max_attempts=5, initial_backoff=0.01, sleep=self.waits.append))
+        self.failures = failures
+        self.attempts = 0
+
+    def _attempt(self, rpc: Rpc, request: object, timeout: float | None) -> object:  # type: ignore[override]
+        self.attempts += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return rpc.response_class()
+
+    def close(self) -> None:
+        pass
+
+
+def unavailable(*, delivered: bool, transient: bool = True) -> AttemptError:
+    error = PolytrackException("busy", "TEMPORARILY_UNAVAILABLE", 503 if delivered else None)
+    return AttemptError(error, transient=transient, delivered=delivered)
+
+
+@pytest.mark.parametrize(
+    ("rpc", "message", "failure", "attempts"),
+    [
+        ("GetRun", api.GetRunRequest(), unavailable(delivered=True), 2),
+        ("LogBatch", api.LogBatchRequest(), unavailable(delivered=True), 2),
+        ("CreateRun", api.CreateRunRequest(), unavailable(delivered=True), 1),
+        ("CreateRun", api.CreateRunRequest(), unavailable(delivered=False), 2),
+        ("GetRun", api.GetRunRequest(), unavailable(delivered=True, transient=False), 1),
+    ],
+)
+def test_what_is_retried(rpc, message, failure, attempts) -> None:
+    transport = FailingTransport([failure])
+    if attempts == 1:
+        with pytest.raises(PolytrackException) as caught:
+            transport.call(rpc, message)
+        assert caught.value is failure.error
+    else:
+        assert transport.call(rpc, message) == find_rpc(rpc).response_class()
+    assert transport.attempts == attempts
+    assert len(transport.waits) == attempts - 1
+
+
+def test_requests_of_the_wrong_type_are_refused_before_sending() -> None:
+    transport = FailingTransport([])
+    with pytest.raises(TypeError, match="CreateRun takes a CreateRunRequest, not a GetRunRequest"):
+        transport.call("CreateRun", api.GetRunRequest())
+    assert transport.attempts == 0
