@@ -80,7 +80,11 @@ class TrackingStore(Protocol):
         ...
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        """Deleted experiment -> InvalidState; name taken -> BadRequest (as MLflow does)."""
+        """Deleted experiment -> InvalidParameter; name taken -> BadRequest (as MLflow does).
+
+        MLflow answers a rename of a deleted experiment with INVALID_STATE and HTTP 500; a client's
+        mistake is never a server error here, so it is INVALID_PARAMETER_VALUE (400).
+        """
         ...
 
     def delete_experiment(self, experiment_id: str) -> None:

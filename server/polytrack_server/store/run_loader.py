@@ -1,0 +1,109 @@
+"""Loading whole runs (info, latest metrics, params, tags, inputs) for a list of run ids.
+
+One query per kind of data for the whole list, never one per run, each in hand-written SQL read
+through the driver's cursor: a page of a thousand runs carries tens of thousands of rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from polytrack.v1 import tracking_pb2 as pb
+from polytrack_server.store.database import Database, Transaction
+from polytrack_server.store.messages import NAN, empty_run
+from polytrack_server.store.schema import INPUT_DESTINATION_RUN, INPUT_SOURCE_DATASET, INPUT_SOURCE_MODEL
+
+# The order `messages.fill_run_info` reads a run's values in.
+RUN_COLUMNS: Final = (
+    "run_uuid",
+    "name",
+    "experiment_id",
+    "user_id",
+    "status",
+    "start_time",
+    "end_time",
+    "lifecycle_stage",
+    "artifact_uri",
+)
+
+
+class RunLoader:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        by_run = database.in_list("run_uuid", "ids")
+        self._runs = database.text(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE {by_run}")
+        self._metrics = database.text(
+            'SELECT run_uuid, "key", value, is_nan, timestamp, step FROM latest_metrics '
+            f'WHERE {by_run} ORDER BY run_uuid, "key"'
+        )
+        self._params = database.text(
+            f'SELECT run_uuid, "key", value FROM params WHERE {by_run} ORDER BY run_uuid, "key"'
+        )
+        self._tags = database.text(
+            f'SELECT run_uuid, "key", value FROM tags WHERE {by_run} ORDER BY run_uuid, "key"'
+        )
+        self._inputs = database.text(
+            "SELECT i.destination_id, i.input_uuid, i.source_type, i.source_id, d.name, d.digest, "
+            'd.source_type, d.source, d."schema", d.profile '
+            "FROM inputs i LEFT OUTER JOIN datasets d "
+            f"ON i.source_type = '{INPUT_SOURCE_DATASET}' AND d.dataset_uuid = i.source_id "
+            f"WHERE i.destination_type = '{INPUT_DESTINATION_RUN}' "
+            f"AND {database.in_list('i.destination_id', 'ids')} "
+            "ORDER BY i.destination_id, d.name, d.digest, i.source_id"
+        )
+        self._input_tags = database.text(
+            "SELECT input_uuid, name, value FROM input_tags "
+            f"WHERE {database.in_list('input_uuid', 'ids')} ORDER BY input_uuid, name"
+        )
+
+    def load(self, transaction: Transaction, run_ids: Sequence[str]) -> list[pb.Run]:
+        """The runs of `run_ids` that exist, in the order of `run_ids`."""
+        if not run_ids:
+            return []
+        fetch = transaction.fetch_all
+        ids = {"ids": self._db.list_value(run_ids)}
+        by_id = {row[0]: empty_run(row) for row in fetch(self._runs, ids)}
+        if not by_id:
+            return []
+        self._add_metrics(fetch(self._metrics, ids), by_id)
+        for sql, field in ((self._params, "params"), (self._tags, "tags")):
+            current_id = None
+            add: Any = None
+            for run_id, key, value in fetch(sql, ids):
+                if run_id != current_id:
+                    current_id, add = run_id, getattr(by_id[run_id].data, field).add
+                add(key=key, value=value)
+        self._add_inputs(transaction, fetch(self._inputs, ids), by_id)
+        return [by_id[run_id] for run_id in run_ids if run_id in by_id]
+
+    @staticmethod
+    def _add_metrics(rows: list[Any], by_id: dict[str, pb.Run]) -> None:
+        current_id = None
+        add: Any = None
+        for run_id, key, value, is_nan, timestamp, step in rows:
+            if run_id != current_id:
+                current_id, add = run_id, by_id[run_id].data.metrics.add
+            add(key=key, value=NAN if is_nan else value, timestamp=timestamp, step=step)
+
+    def _add_inputs(self, transaction: Transaction, rows: list[Any], by_id: dict[str, pb.Run]) -> None:
+        dataset_inputs: dict[str, pb.DatasetInput] = {}
+        for run_id, input_uuid, kind, source_id, name, digest, source_type, source, schema, profile in rows:
+            run_inputs = by_id[run_id].inputs
+            if kind == INPUT_SOURCE_MODEL:
+                run_inputs.model_inputs.add(model_id=source_id)
+            elif kind == INPUT_SOURCE_DATASET and name is not None:
+                dataset_input = run_inputs.dataset_inputs.add()
+                dataset = dataset_input.dataset
+                dataset.name, dataset.digest = name, digest
+                dataset.source_type, dataset.source = source_type, source
+                if schema is not None:
+                    dataset.schema = schema
+                if profile is not None:
+                    dataset.profile = profile
+                dataset_inputs[input_uuid] = dataset_input
+        if not dataset_inputs:
+            return
+        parameters = {"ids": self._db.list_value(list(dataset_inputs))}
+        for input_uuid, name, value in transaction.fetch_all(self._input_tags, parameters):
+            dataset_inputs[input_uuid].tags.add(key=name, value=value)
