@@ -8,6 +8,7 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from polytrack.v1 import tracking_pb2 as pb
 from polytrack.v1 import tracking_service_pb2 as api
 from polytrack_server.errors import InvalidParameter

@@ -15,15 +15,16 @@ import orjson
 import pytest
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
 from polytrack.v1 import tracking_pb2 as pb
 from polytrack.v1 import tracking_service_pb2 as api
 from polytrack_server.errors import AlreadyExists, InvalidState, NotFound
 from polytrack_server.gateway.app import Gateway, build_gateway
 from polytrack_server.gateway.routes import RouteConfigurationError
 from polytrack_server.rpc import HttpBinding, Invoker, RpcMethod, bind_services, implementation_name
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
-from starlette.routing import Route
 
 TRACKING = api.DESCRIPTOR.services_by_name["TrackingService"]
 API = "/api/2.0/mlflow"

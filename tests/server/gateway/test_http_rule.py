@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+
 from polytrack_server.gateway.http_rule import PathTemplate, TemplateSyntaxError
 
 
