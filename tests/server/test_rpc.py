@@ -13,6 +13,7 @@ from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
+
 from polytrack.v1 import tracking_service_pb2 as api
 from polytrack_server.rpc import (
     HttpBinding,

@@ -15,6 +15,7 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+
 from polytrack.v1 import tracking_pb2 as pb
 from polytrack.v1 import tracking_service_pb2 as api
 from polytrack.v1 import tracking_service_pb2_grpc
