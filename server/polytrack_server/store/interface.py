@@ -13,9 +13,9 @@ InvalidState, BadRequest, Unavailable.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableSequence, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from polytrack.v1 import tracking_pb2 as pb
 
@@ -25,9 +25,11 @@ ACTIVE = "active"
 DELETED = "deleted"
 
 
-@dataclass(frozen=True, slots=True)
-class MetricPoint:
-    """One metric measurement to store. `value` may be NaN or +/-inf (stored as +/-max double)."""
+class MetricPoint(NamedTuple):
+    """One metric measurement to store. `value` may be NaN or +/-inf (stored as +/-max double).
+
+    A named tuple rather than a dataclass: batches build thousands of these per request.
+    """
 
     key: str
     value: float
@@ -184,9 +186,18 @@ class TrackingStore(Protocol):
 
     # --- metric history --------------------------------------------------------------------------
     def get_metric_history(
-        self, run_id: str, key: str, max_results: int | None, page_token: str | None
+        self,
+        run_id: str,
+        key: str,
+        max_results: int | None,
+        page_token: str | None,
+        into: MutableSequence[pb.Metric] | None = None,
     ) -> Page[pb.Metric]:
-        """Ordered by timestamp, step, value. Unknown run or key -> empty page (not NotFound)."""
+        """Ordered by timestamp, step, value. Unknown run or key -> empty page (not NotFound).
+
+        Given `into` (a response's repeated field), the metrics are created there in place and the
+        page's items are that field: histories run to hundreds of thousands of points.
+        """
         ...
 
     def get_metric_history_bulk_interval(

@@ -7,7 +7,7 @@ the store is built; building it creates the `Default` experiment when missing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableSequence, Sequence
 
 import sqlalchemy as sa
 
@@ -126,9 +126,14 @@ class SqlTrackingStore:
 
     # --- metric history --------------------------------------------------------------------------
     def get_metric_history(
-        self, run_id: str, key: str, max_results: int | None, page_token: str | None
+        self,
+        run_id: str,
+        key: str,
+        max_results: int | None,
+        page_token: str | None,
+        into: MutableSequence[pb.Metric] | None = None,
     ) -> Page[pb.Metric]:
-        return self._metrics.history(run_id, key, max_results, page_token)
+        return self._metrics.history(run_id, key, max_results, page_token, into)
 
     def get_metric_history_bulk_interval(
         self,
