@@ -23,19 +23,27 @@ from google.protobuf.descriptor import ServiceDescriptor
 from sqlalchemy import Engine
 from starlette.types import ASGIApp
 
-from polytrack.v1 import tracking_service_pb2
+from polytrack.v1 import artifacts_service_pb2, model_registry_service_pb2, tracking_service_pb2
+from polytrack_server.artifacts.roots import artifact_roots_for
 from polytrack_server.config import ServerConfig
 from polytrack_server.gateway.app import build_gateway
+from polytrack_server.gateway.artifact_routes import ArtifactsDisabled, artifact_routes
 from polytrack_server.grpc_edge.server import build_grpc_server
 from polytrack_server.rpc import Invoker, RpcMethod, bind_services
+from polytrack_server.services.artifacts import ArtifactsServicer
+from polytrack_server.services.model_sources import SourcePolicy
+from polytrack_server.services.registry import ModelRegistryServicer
 from polytrack_server.services.tracking import TrackingServicer
 from polytrack_server.store.engine import create_engine_for
 from polytrack_server.store.migrations import upgrade_database
+from polytrack_server.store.registry import SqlRegistryStore
 from polytrack_server.store.tracking import SqlTrackingStore
 
 log = logging.getLogger("polytrack.server")
 
 TRACKING_SERVICE = tracking_service_pb2.DESCRIPTOR.services_by_name["TrackingService"]
+ARTIFACTS_SERVICE = artifacts_service_pb2.DESCRIPTOR.services_by_name["ArtifactsService"]
+REGISTRY_SERVICE = model_registry_service_pb2.DESCRIPTOR.services_by_name["ModelRegistryService"]
 
 
 @dataclass
@@ -55,7 +63,27 @@ class Application:
 
 def build_services(config: ServerConfig, engine: Engine) -> Mapping[ServiceDescriptor, Any]:
     tracking_store = SqlTrackingStore(engine, config.effective_default_artifact_root)
-    return {TRACKING_SERVICE: TrackingServicer(tracking_store)}
+    roots = artifact_roots_for(config.artifacts_destination_path, config.effective_default_artifact_root)
+    return {
+        TRACKING_SERVICE: TrackingServicer(tracking_store, roots),
+        ARTIFACTS_SERVICE: ArtifactsServicer(roots, tracking_store, serving=config.serve_artifacts),
+        REGISTRY_SERVICE: build_registry_servicer(config, engine, tracking_store),
+    }
+
+
+def build_registry_servicer(
+    config: ServerConfig, engine: Engine, tracking_store: SqlTrackingStore
+) -> ModelRegistryServicer:
+    """The registry on the backend store's engine, or on an engine (migrated here) of its own when
+    `registry_store_uri` names another database."""
+    registry_engine = engine
+    if config.effective_registry_store_uri != config.backend_store_uri:
+        registry_engine = create_engine_for(config.effective_registry_store_uri)
+        upgrade_database(registry_engine)
+    store = SqlRegistryStore(registry_engine, tracking_store)
+    roots = (config.effective_default_artifact_root, *config.model_source_roots)
+    sources = SourcePolicy(roots, store.run_artifact_uri, store.get_model_version_download_uri)
+    return ModelRegistryServicer(store, sources)
 
 
 def build_application(config: ServerConfig, *, migrate: bool = True) -> Application:
@@ -63,9 +91,13 @@ def build_application(config: ServerConfig, *, migrate: bool = True) -> Applicat
     engine = create_engine_for(config.backend_store_uri)
     if migrate:
         upgrade_database(engine)
-    methods = bind_services(build_services(config, engine))
+    services = build_services(config, engine)
+    methods = bind_services(services)
     invoker = Invoker()
-    gateway = build_gateway(methods, invoker)
+    artifacts: ArtifactsServicer = services[ARTIFACTS_SERVICE]
+    gateway: ASGIApp = build_gateway(methods, invoker, artifact_routes(artifacts.destination))
+    if not config.serve_artifacts:
+        gateway = ArtifactsDisabled(gateway)
     return Application(config, engine, methods, invoker, gateway)
 
 

@@ -25,6 +25,9 @@ class ServerConfig:
 
     backend_store_uri: str = DEFAULT_BACKEND_STORE_URI
     registry_store_uri: str | None = None
+    # Locations (besides the default artifact root and runs' artifact roots) that model versions
+    # may be registered from, e.g. ("s3://models-bucket/released",).
+    model_source_roots: tuple[str, ...] = ()
     default_artifact_root: str | None = None
     artifacts_destination: str = DEFAULT_ARTIFACTS_DESTINATION
     serve_artifacts: bool = True

@@ -5,6 +5,9 @@ synchronous method `foo_bar(request: FooBarRequest) -> FooBarResponse` that rais
 `polytrack_server.errors.PolytrackError` for client errors. `bind_services` pairs every RPC of
 the given services with its implementation and its `google.api.http` bindings, and refuses to
 start when either is missing, so that a forgotten RPC fails at start-up rather than when called.
+Streaming RPCs may go without a binding (the gateway does not transcode them): a client-streaming
+implementation takes an iterator of requests and returns a response, a server-streaming one takes
+a request and returns an iterator of responses.
 `Invoker` is the one place deciding how those synchronous calls run from the event loop.
 """
 
@@ -17,7 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 # googleapis-common-protos ships no type information.
 from google.api import annotations_pb2, http_pb2
@@ -30,6 +33,8 @@ _HTTP_VERBS = ("get", "put", "post", "delete", "patch")
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 DEFAULT_MAX_WORKERS = 8
+
+T = TypeVar("T")
 
 
 class ServiceBindingError(Exception):
@@ -108,9 +113,11 @@ def bind_services(services: Mapping[ServiceDescriptor, object]) -> list[RpcMetho
                     f"{descriptor.full_name}: {type(servicer).__name__} has no method {attribute}()"
                 )
             bindings = http_bindings(descriptor)
-            if not bindings:
+            # Streaming RPCs need no binding: their REST forms, if any, are routes of their own.
+            streaming = descriptor.client_streaming or descriptor.server_streaming
+            if not bindings and not streaming:
                 problems.append(f"{descriptor.full_name}: no google.api.http binding")
-            if callable(call) and bindings:
+            if callable(call) and (bindings or streaming):
                 methods.append(
                     RpcMethod(
                         descriptor=descriptor,
@@ -168,6 +175,15 @@ class Invoker:
                 f"expected {method.response_class.__qualname__}"
             )
         return response
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """Run a blocking `function(*args)` the way servicer calls run (used by streaming RPCs)."""
+        if self._executor is None:
+            return function(*args)
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(context.run, function, *args)
+        )
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop the worker threads once the calls already submitted have finished (when `wait`)."""

@@ -1143,6 +1143,288 @@ def long_values_truncated_or_rejected(ctx: Context) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# Model registry
+
+
+def _registered(ctx: Context, label: str = "model", **kwargs: Any) -> str:
+    name = ctx.name(label)
+    ctx.client.create_registered_model(name, **kwargs)
+    return name
+
+
+def _run_with_model(ctx: Context) -> str:
+    """A run to register versions from (the files need not exist for registration)."""
+    return ctx.create_run(ctx.new_experiment())
+
+
+@scenario
+def registry_registered_model_lifecycle(ctx: Context) -> None:
+    name = ctx.name("model")
+    before = now_ms()
+    created = ctx.client.create_registered_model(name, tags={"team": "growth"}, description="churn model")
+    assert created.name == name and created.description == "churn model", created
+    assert created.tags == {"team": "growth"}, created.tags
+    assert before - 60_000 <= created.creation_timestamp <= now_ms() + 60_000, created.creation_timestamp
+    fetched = ctx.client.get_registered_model(name)
+    assert fetched.name == name and fetched.latest_versions == [] and fetched.aliases == {}
+    expect_error("RESOURCE_ALREADY_EXISTS", ctx.client.create_registered_model, name)
+    updated = ctx.client.update_registered_model(name, description="better")
+    assert updated.description == "better", updated.description
+    new_name = ctx.name("renamed")
+    ctx.client.rename_registered_model(name, new_name)
+    assert ctx.client.get_registered_model(new_name).name == new_name
+    expect_error("RESOURCE_DOES_NOT_EXIST", ctx.client.get_registered_model, name)
+    assert ctx.client.get_registered_model(new_name).tags == {"team": "growth"}
+    other = _registered(ctx)
+    expect_error("RESOURCE_ALREADY_EXISTS", ctx.client.rename_registered_model, other, new_name)
+    ctx.client.delete_registered_model(new_name)
+    expect_error("RESOURCE_DOES_NOT_EXIST", ctx.client.get_registered_model, new_name)
+    expect_error("RESOURCE_DOES_NOT_EXIST", ctx.client.delete_registered_model, new_name)
+
+
+@scenario
+def registry_model_version_from_run(ctx: Context) -> None:
+    run_id = _run_with_model(ctx)
+    artifact_uri = ctx.client.get_run(run_id).info.artifact_uri
+    name = _registered(ctx)
+    version = ctx.client.create_model_version(
+        name, f"runs:/{run_id}/model", run_id=run_id, tags={"k": "v"}, description="first"
+    )
+    assert version.version == "1" and version.status == "READY", version
+    assert version.current_stage == "None" and version.run_id == run_id, version
+    assert version.tags == {"k": "v"} and version.description == "first", version
+    # MLflow answers the runs:/ source itself; polytrack the location it resolves to. Clients
+    # download from either.
+    download_uri = ctx.client.get_model_version_download_uri(name, "1")
+    assert download_uri in (f"runs:/{run_id}/model", f"{artifact_uri}/model"), download_uri
+    fetched = ctx.client.get_model_version(name, "1")
+    assert fetched.source == version.source and fetched.creation_timestamp == version.creation_timestamp
+    updated = ctx.client.update_model_version(name, "1", description="changed")
+    assert updated.description == "changed"
+    latest = ctx.client.get_registered_model(name).latest_versions
+    assert [(v.version, v.current_stage) for v in latest] == [("1", "None")], latest
+    second = ctx.client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
+    assert second.version == "2"
+    ctx.client.delete_model_version(name, "2")
+    expect_error("RESOURCE_DOES_NOT_EXIST", ctx.client.get_model_version, name, "2")
+    # Numbers of deleted versions are never reused.
+    assert ctx.client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id).version == "3"
+    # The run of a runs:/ source must match run_id.
+    other_run = _run_with_model(ctx)
+    expect_error(
+        "INVALID_PARAMETER_VALUE", ctx.client.create_model_version, name, f"runs:/{run_id}/model", other_run
+    )
+
+
+@scenario
+def registry_aliases(ctx: Context) -> None:
+    run_id = _run_with_model(ctx)
+    name = _registered(ctx)
+    for _ in range(2):
+        ctx.client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
+    ctx.client.set_registered_model_alias(name, "champion", "1")
+    ctx.client.set_registered_model_alias(name, "challenger", "2")
+    assert ctx.client.get_model_version_by_alias(name, "champion").version == "1"
+    assert ctx.client.get_model_version(name, "1").aliases == ["champion"]
+    assert ctx.client.get_registered_model(name).aliases == {"champion": "1", "challenger": "2"}
+    # Setting an alias again moves it.
+    ctx.client.set_registered_model_alias(name, "champion", "2")
+    assert sorted(ctx.client.get_model_version(name, "2").aliases) == ["challenger", "champion"]
+    ctx.client.delete_registered_model_alias(name, "challenger")
+    ctx.client.delete_registered_model_alias(name, "never-set")
+    expect_error("INVALID_PARAMETER_VALUE", ctx.client.get_model_version_by_alias, name, "challenger")
+    for reserved in ("latest", "v1", "V2"):
+        expect_error("INVALID_PARAMETER_VALUE", ctx.client.set_registered_model_alias, name, reserved, "1")
+    expect_error("RESOURCE_DOES_NOT_EXIST", ctx.client.set_registered_model_alias, name, "later", "99")
+    # Deleting a version removes the aliases pointing to it.
+    ctx.client.delete_model_version(name, "2")
+    assert ctx.client.get_registered_model(name).aliases == {}
+
+
+@scenario
+def registry_tags(ctx: Context) -> None:
+    run_id = _run_with_model(ctx)
+    name = _registered(ctx, tags={"a": "1"})
+    ctx.client.set_registered_model_tag(name, "a", "2")
+    ctx.client.set_registered_model_tag(name, "b", "3")
+    ctx.client.delete_registered_model_tag(name, "b")
+    ctx.client.delete_registered_model_tag(name, "absent")
+    assert ctx.client.get_registered_model(name).tags == {"a": "2"}
+    ctx.client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
+    ctx.client.set_model_version_tag(name, "1", "validated", "yes")
+    ctx.client.set_model_version_tag(name, "1", "owner", "me")
+    ctx.client.delete_model_version_tag(name, "1", "owner")
+    ctx.client.delete_model_version_tag(name, "1", "absent")
+    assert ctx.client.get_model_version(name, "1").tags == {"validated": "yes"}
+    expect_error("RESOURCE_DOES_NOT_EXIST", ctx.client.set_model_version_tag, name, "9", "k", "v")
+    expect_error("RESOURCE_DOES_NOT_EXIST", ctx.client.set_registered_model_tag, ctx.name("none"), "k", "v")
+    expect_error("INVALID_PARAMETER_VALUE", ctx.client.set_registered_model_tag, name, "../bad", "v")
+
+
+@scenario
+def registry_stages_and_latest_versions(ctx: Context) -> None:
+    import warnings
+
+    run_id = _run_with_model(ctx)
+    name = _registered(ctx)
+    for _ in range(3):
+        ctx.client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # stages are deprecated in MLflow
+        moved = ctx.client.transition_model_version_stage(name, "1", "production")
+        assert moved.current_stage == "Production", moved.current_stage
+        ctx.client.transition_model_version_stage(name, "2", "Staging")
+        ctx.client.transition_model_version_stage(name, "3", "Production", archive_existing_versions=True)
+        assert ctx.client.get_model_version(name, "1").current_stage == "Archived"
+        latest = ctx.client.get_latest_versions(name)
+        assert sorted((v.version, v.current_stage) for v in latest) == [
+            ("1", "Archived"),
+            ("2", "Staging"),
+            ("3", "Production"),
+        ], latest
+        production = ctx.client.get_latest_versions(name, stages=["Production"])
+        assert [v.version for v in production] == ["3"]
+        expect_error("INVALID_PARAMETER_VALUE", ctx.client.transition_model_version_stage, name, "1", "Prod")
+
+
+@scenario
+def registry_search(ctx: Context) -> None:
+    run_id = _run_with_model(ctx)
+    names = [_registered(ctx, tags={"group": ctx.prefix}) for _ in range(3)]
+    for name in names[:2]:
+        ctx.client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
+    found = ctx.client.search_registered_models(f"name LIKE '{ctx.prefix}%'", order_by=["name DESC"])
+    assert [m.name for m in found] == sorted(names, reverse=True), [m.name for m in found]
+    by_tag = ctx.client.search_registered_models(f"tags.group = '{ctx.prefix}'", max_results=2)
+    assert [m.name for m in by_tag] == sorted(names)[:2] and by_tag.token
+    rest = ctx.client.search_registered_models(
+        f"tags.group = '{ctx.prefix}'", max_results=2, page_token=by_tag.token
+    )
+    assert [m.name for m in rest] == sorted(names)[2:] and not rest.token
+    versions = ctx.client.search_model_versions(f"name = '{names[0]}'")
+    assert [(v.name, v.version) for v in versions] == [(names[0], "1")]
+    by_run = ctx.client.search_model_versions(f"run_id = '{run_id}'")
+    assert sorted(v.name for v in by_run) == sorted(names[:2])
+    expect_error("INVALID_PARAMETER_VALUE", ctx.client.search_registered_models, "name = 'a' OR name = 'b'")
+    expect_error("INVALID_PARAMETER_VALUE", ctx.client.search_model_versions, "bogus = 'x'")
+
+
+@scenario
+def registry_error_codes(ctx: Context) -> None:
+    name = _registered(ctx)
+    missing = ctx.name("missing")
+    expect_error("RESOURCE_DOES_NOT_EXIST", ctx.client.get_registered_model, missing)
+    expect_error("RESOURCE_DOES_NOT_EXIST", ctx.client.get_model_version, name, "1")
+    expect_error("INVALID_PARAMETER_VALUE", ctx.client.get_model_version, name, "one")
+    expect_error("INVALID_PARAMETER_VALUE", ctx.client.get_model_version_by_alias, name, "nope")
+    expect_error("INVALID_PARAMETER_VALUE", ctx.client.create_registered_model, "")
+    run_id = _run_with_model(ctx)
+    expect_error(
+        "RESOURCE_DOES_NOT_EXIST", ctx.client.create_model_version, missing, f"runs:/{run_id}/model", run_id
+    )
+    for source in (
+        "file:///etc/",
+        "../../../etc",
+        "//proc/self/root/etc",
+        "mlflow-artifacts:/%2e%2e/%2e%2e/x",
+    ):
+        expect_error(
+            "INVALID_PARAMETER_VALUE",
+            ctx.client.create_model_version,
+            name,
+            source,
+            tags={"mlflow.prompt.is_prompt": "true"},
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# Artifacts
+
+
+def _artifact_tree(base: str) -> str:
+    source = os.path.join(base, "source")
+    os.makedirs(os.path.join(source, "nested", "deeper"))
+    with open(os.path.join(source, "binary.bin"), "wb") as handle:
+        handle.write(bytes(range(256)) * 4099)
+    open(os.path.join(source, "empty.txt"), "wb").close()
+    with open(os.path.join(source, "nested", "résumé.txt"), "w", encoding="utf-8") as handle:
+        handle.write("unicode ✓")
+    with open(os.path.join(source, "nested", "deeper", "leaf.txt"), "w", encoding="utf-8") as handle:
+        handle.write("leaf")
+    return source
+
+
+@scenario
+def artifacts_log_list_download(ctx: Context) -> None:
+    import filecmp
+    import tempfile
+
+    mlflow.set_experiment(ctx.name("artifacts"))
+    with tempfile.TemporaryDirectory() as scratch:
+        source = _artifact_tree(scratch)
+        with mlflow.start_run() as run:
+            mlflow.log_artifact(os.path.join(source, "binary.bin"))
+            mlflow.log_artifact(os.path.join(source, "empty.txt"), "single")
+            mlflow.log_artifacts(source, "tree")
+        run_id = run.info.run_id
+        assert run.info.artifact_uri.startswith("mlflow-artifacts:/"), run.info.artifact_uri
+        top = ctx.client.list_artifacts(run_id)
+        expected_top = [("binary.bin", False), ("single", True), ("tree", True)]
+        assert [(f.path, f.is_dir) for f in top] == expected_top, top
+        nested = ctx.client.list_artifacts(run_id, "tree/nested")
+        assert [(f.path, f.is_dir, f.file_size) for f in nested] == [
+            ("tree/nested/deeper", True, None),
+            ("tree/nested/résumé.txt", False, len("unicode ✓".encode())),
+        ], nested
+        assert ctx.client.list_artifacts(run_id, "missing") == []
+        out = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="tree", dst_path=os.path.join(scratch, "out")
+        )
+        comparison = filecmp.dircmp(source, out)
+        differences = comparison.diff_files + comparison.left_only + comparison.right_only
+        assert not differences, differences
+        single = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="binary.bin", dst_path=os.path.join(scratch, "one")
+        )
+        with open(single, "rb") as handle:
+            assert handle.read() == bytes(range(256)) * 4099
+
+
+@scenario
+def artifacts_log_text_and_dict(ctx: Context) -> None:
+    mlflow.set_experiment(ctx.name("artifacts"))
+    with mlflow.start_run() as run:
+        mlflow.log_text("hello ✓", "notes/hello.txt")
+        mlflow.log_dict({"a": 1, "b": [1, 2]}, "config.json")
+        mlflow.log_dict({"lr": 0.1}, "config.yaml")
+    root = run.info.artifact_uri
+    assert mlflow.artifacts.load_text(f"{root}/notes/hello.txt") == "hello ✓"
+    assert mlflow.artifacts.load_dict(f"{root}/config.json") == {"a": 1, "b": [1, 2]}
+    # mlflow's load_dict parses JSON only; the YAML file is checked as text.
+    assert mlflow.artifacts.load_text(f"{root}/config.yaml").strip() == "lr: 0.1"
+    names = sorted(f.path for f in ctx.client.list_artifacts(run.info.run_id))
+    assert names == ["config.json", "config.yaml", "notes"], names
+
+
+@scenario
+def artifacts_overwrite_and_empty_run(ctx: Context) -> None:
+    import tempfile
+
+    experiment_id = ctx.new_experiment()
+    run_id = ctx.create_run(experiment_id)
+    assert ctx.client.list_artifacts(run_id) == []
+    with tempfile.TemporaryDirectory() as scratch:
+        path = os.path.join(scratch, "data.txt")
+        for content in ("first", "second"):
+            with open(path, "w") as handle:
+                handle.write(content)
+            ctx.client.log_artifact(run_id, path)
+        local = ctx.client.download_artifacts(run_id, "data.txt", scratch + "/dl")
+        with open(local) as handle:
+            assert handle.read() == "second"
+
+
+# --------------------------------------------------------------------------------------------------
 # Runner
 
 

@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
+from polytrack._artifacts_client import ArtifactMethods
+from polytrack._registry_client import RegistryMethods
 from polytrack._transport import Transport, resolve_tracking_uri, transport_for
 from polytrack.entities import (
     DatasetInput,
@@ -92,7 +94,7 @@ def batch_chunks(
         yield chunk_metrics, chunk_params, chunk_tags
 
 
-class Client:
+class Client(ArtifactMethods, RegistryMethods):
     """A client of one tracking service, named by `tracking_uri`.
 
     `tracking_uri`: `http(s)://host:port[/prefix]` (REST), `grpc(s)://host:port` (gRPC),

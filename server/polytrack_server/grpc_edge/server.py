@@ -9,8 +9,10 @@ the MLflow error code; anything unexpected ends it with INTERNAL and a generic m
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import grpc
@@ -94,9 +96,96 @@ def _unary_unary_handler(method: RpcMethod, invoker: Invoker) -> grpc.RpcMethodH
     )
 
 
+async def _abort(context: grpc.aio.ServicerContext, method: RpcMethod, failure: Exception) -> None:
+    if isinstance(failure, PolytrackError):
+        code, message = failure.code, failure.message
+    else:
+        log.error("Unexpected failure in %s", method.full_name, exc_info=failure)
+        code, message = ErrorCode.INTERNAL_ERROR, INTERNAL_ERROR_MESSAGE
+    status = rpc_status.to_status(error_status(code, message))
+    await context.abort(status.code, status.details, status.trailing_metadata)
+
+
+class _BlockingRequests(Iterator[Message]):
+    """A client stream's async iterator read from a worker thread: each `next()` waits for the
+    next message on the event loop."""
+
+    def __init__(self, requests: AsyncIterator[Message], loop: asyncio.AbstractEventLoop) -> None:
+        self._requests = requests
+        self._loop = loop
+
+    def __next__(self) -> Message:
+        try:
+            return asyncio.run_coroutine_threadsafe(self._next(), self._loop).result()
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    async def _next(self) -> Message:
+        return await anext(self._requests)
+
+
+# Streaming calls run on the event loop's default executor rather than the invoker's pool: a long
+# transfer holds its thread while it waits for the network, and must not starve unary RPCs.
+def _stream_unary_handler(method: RpcMethod, invoker: Invoker) -> grpc.RpcMethodHandler:
+    async def behaviour(requests: AsyncIterator[Message], context: grpc.aio.ServicerContext) -> Message:
+        blocking = _BlockingRequests(requests, asyncio.get_running_loop())
+        try:
+            # A client-streaming implementation takes the iterator of requests (see rpc.py).
+            call: Callable[[Iterator[Message]], Message] = method.call  # type: ignore[assignment]
+            response = await asyncio.to_thread(call, blocking)
+            if type(response) is not method.response_class:
+                raise TypeError(f"{method.full_name} returned {type(response).__qualname__}")
+            return response
+        except Exception as failure:
+            await _abort(context, method, failure)
+        raise AssertionError("ServicerContext.abort() returned instead of raising")
+
+    return grpc.stream_unary_rpc_method_handler(
+        behaviour,
+        request_deserializer=method.request_class.FromString,
+        response_serializer=method.response_class.SerializeToString,
+    )
+
+
+_END = object()
+
+
+def _unary_stream_handler(method: RpcMethod, invoker: Invoker) -> grpc.RpcMethodHandler:
+    async def behaviour(request: Message, context: grpc.aio.ServicerContext) -> AsyncIterator[Message]:
+        responses: Iterator[Message] | None = None
+        try:
+            # A server-streaming implementation returns an iterator of responses (see rpc.py).
+            call: Callable[[Message], Iterator[Message]] = method.call  # type: ignore[assignment]
+            responses = await asyncio.to_thread(call, request)
+            while True:
+                item: object = await asyncio.to_thread(next, responses, _END)
+                if item is _END:
+                    break
+                if type(item) is not method.response_class:
+                    raise TypeError(f"{method.full_name} yielded {type(item).__qualname__}")
+                yield item
+        except Exception as failure:
+            await _abort(context, method, failure)
+        finally:
+            close = getattr(responses, "close", None)
+            if close is not None:
+                # A generator still running in its thread (the call was cancelled) cannot be closed
+                # from here; it is closed when collected.
+                with contextlib.suppress(ValueError):
+                    close()
+
+    return grpc.unary_stream_rpc_method_handler(
+        behaviour,
+        request_deserializer=method.request_class.FromString,
+        response_serializer=method.response_class.SerializeToString,
+    )
+
+
 # (client streaming, server streaming) -> handler factory. Streaming kinds join here.
 _HANDLER_FACTORIES: dict[tuple[bool, bool], HandlerFactory] = {
     (False, False): _unary_unary_handler,
+    (True, False): _stream_unary_handler,
+    (False, True): _unary_stream_handler,
 }
 
 

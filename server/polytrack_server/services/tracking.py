@@ -7,18 +7,21 @@ the store's business; this layer owns what can be decided from the request alone
 
 from __future__ import annotations
 
-import math
+import sys
 
 from polytrack.v1 import tracking_pb2 as pb
 from polytrack.v1 import tracking_service_pb2 as api
-from polytrack_server.errors import InvalidParameter
+from polytrack_server.artifacts.roots import ArtifactRoots
+from polytrack_server.errors import ErrorCode, InvalidParameter, PolytrackError
 from polytrack_server.services import validation as v
+from polytrack_server.services.artifacts import list_run_artifacts
 from polytrack_server.services.run_names import generate_run_name
 from polytrack_server.store.interface import MetricPoint, TrackingStore
 
 RUN_NAME_TAG = "mlflow.runName"
 DEFAULT_RUNS_PAGE = 1000
 DEFAULT_BULK_POINTS = v.MAX_BULK_POINTS
+_MAX_DOUBLE = sys.float_info.max
 
 
 def _view_type(value: int) -> int:
@@ -28,8 +31,9 @@ def _view_type(value: int) -> int:
 class TrackingServicer:
     """Implements every RPC of TrackingService over a `TrackingStore`."""
 
-    def __init__(self, store: TrackingStore) -> None:
+    def __init__(self, store: TrackingStore, artifact_roots: ArtifactRoots | None = None) -> None:
         self._store = store
+        self._artifact_roots = artifact_roots
 
     # --- experiments -------------------------------------------------------------------------
     def create_experiment(self, request: api.CreateExperimentRequest) -> api.CreateExperimentResponse:
@@ -169,21 +173,30 @@ class TrackingServicer:
         return key, v.truncate(value, v.MAX_PARAM_VALUE_LENGTH)
 
     @staticmethod
-    def _metric(metric: pb.Metric | api.LogMetricRequest) -> MetricPoint:
-        key = v.validate_key(metric.key, "metric")
+    def _metric(
+        metric: pb.Metric | api.LogMetricRequest, checked_keys: set[str] | None = None
+    ) -> MetricPoint:
+        key = metric.key
+        if checked_keys is None or key not in checked_keys:
+            v.validate_key(key, "metric")
+            if checked_keys is not None:
+                checked_keys.add(key)
         if not metric.HasField("value"):
             raise InvalidParameter(f"Missing value for required parameter 'value' of metric '{key}'.")
         if not metric.HasField("timestamp"):
             raise InvalidParameter(f"Missing value for required parameter 'timestamp' of metric '{key}'.")
         value = metric.value
+        timestamp = metric.timestamp
+        if timestamp < 0:
+            v.validate_timestamp(timestamp, f"metric '{key}'")
         return MetricPoint(
-            key=key,
-            value=value if math.isfinite(value) else v.finite_or_clamped(value),
-            timestamp=v.validate_timestamp(metric.timestamp, f"metric '{key}'"),
-            step=metric.step,
-            model_id=metric.model_id or None,
-            dataset_name=metric.dataset_name or None,
-            dataset_digest=metric.dataset_digest or None,
+            key,
+            value if -_MAX_DOUBLE <= value <= _MAX_DOUBLE or value != value else v.finite_or_clamped(value),
+            timestamp,
+            metric.step,
+            metric.model_id or None,
+            metric.dataset_name or None,
+            metric.dataset_digest or None,
         )
 
     # --- logging -------------------------------------------------------------------------------
@@ -210,12 +223,14 @@ class TrackingServicer:
     def log_batch(self, request: api.LogBatchRequest) -> api.LogBatchResponse:
         run_id = v.validate_run_id_format(v.require(request.run_id, "run_id"))
         v.validate_batch_sizes(len(request.metrics), len(request.params), len(request.tags))
-        metrics = [self._metric(m) for m in request.metrics]
+        # Batches repeat a handful of keys many times: validate each distinct key once.
+        checked_keys: set[str] = set()
+        metrics = [self._metric(m, checked_keys) for m in request.metrics]
         params = [self._param(p.key, p.value) for p in request.params]
         v.reject_duplicate_keys([key for key, _ in params], "param")
         tags = [self._run_tag(t.key, t.value) for t in request.tags]
-        if metrics or params or tags:
-            self._store.log_batch(run_id, metrics, params, tags)
+        # Even an empty batch goes to the store: it is where the run's existence and state are checked.
+        self._store.log_batch(run_id, metrics, params, tags)
         return api.LogBatchResponse()
 
     def log_inputs(self, request: api.LogInputsRequest) -> api.LogInputsResponse:
@@ -233,8 +248,10 @@ class TrackingServicer:
         max_results = None
         if request.HasField("max_results"):
             max_results = v.validate_max_results(request.max_results, "max_results", 2**31 - 1)
-        page = self._store.get_metric_history(run_id, key, max_results, request.page_token or None)
-        response = api.GetMetricHistoryResponse(metrics=page.items)
+        response = api.GetMetricHistoryResponse()
+        page = self._store.get_metric_history(
+            run_id, key, max_results, request.page_token or None, into=response.metrics
+        )
         if page.next_page_token:
             response.next_page_token = page.next_page_token
         return response
@@ -270,6 +287,16 @@ class TrackingServicer:
             max_results,
         )
         return api.GetMetricHistoryBulkIntervalResponse(metrics=points)
+
+    # --- artifacts -----------------------------------------------------------------------------
+    def search_logged_models(self, request: api.SearchLoggedModelsRequest) -> api.SearchLoggedModelsResponse:
+        # No RPC creates logged models, so there is never one to find.
+        return api.SearchLoggedModelsResponse()
+
+    def list_artifacts(self, request: api.ListArtifactsRequest) -> api.ListArtifactsResponse:
+        if self._artifact_roots is None:
+            raise PolytrackError("This server has no artifact storage to list.", ErrorCode.NOT_IMPLEMENTED)
+        return list_run_artifacts(self._store, self._artifact_roots, request)
 
 
 def _validate_dataset_input(dataset_input: pb.DatasetInput) -> None:

@@ -179,7 +179,48 @@ def validate_artifact_location(location: str) -> str:
         raise InvalidParameter(
             f"Invalid artifact_location {_shown(location)}: '..' segments are not allowed."
         )
+    _check_location_form(location, decoded)
     return location
+
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+
+
+def _check_location_form(location: str, decoded: str) -> None:
+    """Refuse the forms that disguise a local path: `//host/...` without a scheme (read by some
+    URI parsers as a host, by others as the path `/proc/...`), `file://` URIs naming a host or a
+    relative path (`file://./etc`), drive letters, and relative paths without a scheme (resolved
+    against whatever the working directory happens to be)."""
+    scheme = _SCHEME.match(decoded)
+    if scheme is None:
+        if decoded.startswith("//"):
+            raise InvalidParameter(
+                f"Invalid artifact_location {_shown(location)}: a location starting with '//' needs a scheme."
+            )
+        if not decoded.startswith("/"):
+            raise InvalidParameter(
+                f"Invalid artifact_location {_shown(location)}: give an absolute path or a URI with a "
+                "scheme, not a relative path."
+            )
+        return
+    name = scheme.group(1).lower()
+    if len(name) == 1:
+        raise InvalidParameter(
+            f"Invalid artifact_location {_shown(location)}: drive letters are not allowed."
+        )
+    if name == "file":
+        rest = decoded[len("file:") :]
+        if rest.startswith("//"):
+            host = rest[2:].partition("/")[0]
+            if host not in ("", "localhost"):
+                raise InvalidParameter(
+                    f"Invalid artifact_location {_shown(location)}: a file: URI must name a local "
+                    "absolute path (file:///path), not a host or a relative path."
+                )
+        elif not rest.startswith("/"):
+            raise InvalidParameter(
+                f"Invalid artifact_location {_shown(location)}: a file: URI must name an absolute path."
+            )
 
 
 def finite_or_clamped(value: float) -> float:

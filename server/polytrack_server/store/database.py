@@ -48,6 +48,14 @@ def fits_id_column(experiment_id: int) -> bool:
     return _INT32_MIN <= experiment_id <= _INT32_MAX
 
 
+_NUL_MESSAGE: Final = "Text values may not contain NUL (\\x00) characters"
+
+
+def _is_nul_character_error(error: BaseException) -> bool:
+    """PostgreSQL refuses NUL in text; that is the client's value at fault, not the server."""
+    return type(error).__name__ == "DataError" and "NUL" in str(error)
+
+
 def chunks(items: Sequence[Any], size: int = IN_CHUNK_SIZE) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -152,8 +160,10 @@ class Database:
         except self._driver_errors as error:
             self._discard(connection)
             raise Unavailable(f"The database is unavailable: {error}") from error
-        except BaseException:
+        except BaseException as error:
             connection.rollback()
+            if _is_nul_character_error(error):
+                raise InvalidParameter(_NUL_MESSAGE) from error
             raise
         finally:
             connection.close()

@@ -104,3 +104,8 @@ def database_errors_as_unavailable() -> Iterator[None]:
         yield
     except sa.exc.OperationalError as error:
         raise Unavailable(f"The database is unavailable: {error.orig}") from error
+    except sa.exc.DataError as error:
+        if "NUL" in str(error.orig):
+            # PostgreSQL refuses NUL in text: the client's value is at fault, not the server.
+            raise InvalidParameter("Text values may not contain NUL (\\x00) characters") from error
+        raise

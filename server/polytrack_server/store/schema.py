@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Double,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -201,3 +202,92 @@ input_tags = Table(
 INPUT_SOURCE_DATASET = "DATASET"
 INPUT_SOURCE_MODEL = "MODEL"
 INPUT_DESTINATION_RUN = "RUN"
+
+# --- Model registry ---------------------------------------------------------------------------------
+# Registry rows refer to runs by id only (no foreign key): the registry may live in another database.
+# Renaming a model renames its rows everywhere through ON UPDATE CASCADE; deleting it deletes them.
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("creation_timestamp", BigInteger, nullable=False),
+    Column("last_updated_timestamp", BigInteger, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("deployment_job_id", String(256), nullable=True),
+    Index(None, "last_updated_timestamp"),
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column(
+        "name",
+        String(256),
+        ForeignKey("registered_models.name", ondelete="CASCADE", onupdate="CASCADE"),
+        nullable=False,
+    ),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("name", "key"),
+    sqlite_with_rowid=False,
+)
+
+# A deleted version keeps its row (stage Deleted_Internal) so that its number is never reused.
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column(
+        "name",
+        String(256),
+        ForeignKey("registered_models.name", ondelete="CASCADE", onupdate="CASCADE"),
+        nullable=False,
+    ),
+    Column("version", Integer, nullable=False),
+    Column("creation_timestamp", BigInteger, nullable=False),
+    Column("last_updated_timestamp", BigInteger, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("current_stage", String(20), nullable=False),
+    Column("source", Text, nullable=False),
+    # Where the files are: the source with runs:/ and models:/ URIs resolved.
+    Column("storage_location", Text, nullable=False),
+    Column("run_id", String(32), nullable=True),
+    Column("run_link", Text, nullable=True),
+    # ModelVersionStatus value name: READY (the other values are never stored by polytrack).
+    Column("status", String(20), nullable=False),
+    Column("status_message", Text, nullable=True),
+    Column("model_id", String(256), nullable=True),
+    PrimaryKeyConstraint("name", "version"),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("name", String(256), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("name", "version", "key"),
+    ForeignKeyConstraint(
+        ["name", "version"],
+        ["model_versions.name", "model_versions.version"],
+        ondelete="CASCADE",
+        onupdate="CASCADE",
+    ),
+    sqlite_with_rowid=False,
+)
+
+registered_model_aliases = Table(
+    "registered_model_aliases",
+    metadata,
+    Column(
+        "name",
+        String(256),
+        ForeignKey("registered_models.name", ondelete="CASCADE", onupdate="CASCADE"),
+        nullable=False,
+    ),
+    Column("alias", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    PrimaryKeyConstraint("name", "alias"),
+    sqlite_with_rowid=False,
+)

@@ -297,7 +297,7 @@ def test_error_codes_are_the_same_on_every_transport(client: Client, unique: Uni
         "duplicate experiment": ("RESOURCE_ALREADY_EXISTS", 400),
         "param changed": ("INVALID_PARAMETER_VALUE", 400),
         "missing tag": ("RESOURCE_DOES_NOT_EXIST", 404),
-        "rename deleted": ("INVALID_STATE", 500),
+        "rename deleted": ("INVALID_PARAMETER_VALUE", 400),
         "bad page size": ("INVALID_PARAMETER_VALUE", 400),
         "bad filter": ("INVALID_PARAMETER_VALUE", 400),
     }

@@ -288,6 +288,9 @@ points = st.builds(
     value=values,
     timestamp=st.integers(0, 3),
     step=st.integers(-1, 2),
+    model_id=st.none(),
+    dataset_name=st.none(),
+    dataset_digest=st.none(),
 )
 
 
@@ -316,3 +319,15 @@ def test_latest_and_dedup_hold_for_any_history(module_experiment, batches):
         assert math.isnan(value) if not expected[2] else value == expected[3]
         distinct = {(point.timestamp, point.step, *stored(point.value)) for point in mine}
         assert len(store.get_metric_history(run_id, key, None, None).items) == len(distinct)
+
+
+def test_nul_characters_are_a_client_error(store, run_id):
+    """SQLite stores NUL; PostgreSQL refuses it. Either way the client never sees a server error."""
+    point = MetricPoint("m", 1.0, 1, 1, dataset_digest="a\x00b")
+    try:
+        store.log_batch(run_id, [point], [], [])
+    except InvalidParameter as error:
+        assert "NUL" in error.message
+    else:
+        history = store.get_metric_history(run_id, "m", None, None).items
+        assert [metric.dataset_digest for metric in history] == ["a\x00b"]

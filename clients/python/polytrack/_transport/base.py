@@ -33,13 +33,15 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 from polytrack.errors import PolytrackException
-from polytrack.v1 import tracking_service_pb2
+from polytrack.v1 import artifacts_service_pb2, model_registry_service_pb2, tracking_service_pb2
 
 log = logging.getLogger("polytrack.transport")
 
 # The services a client can call. Registry and artifact services join this tuple.
 KNOWN_SERVICES: tuple[ServiceDescriptor, ...] = (
     tracking_service_pb2.DESCRIPTOR.services_by_name["TrackingService"],
+    artifacts_service_pb2.DESCRIPTOR.services_by_name["ArtifactsService"],
+    model_registry_service_pb2.DESCRIPTOR.services_by_name["ModelRegistryService"],
 )
 
 # RPC name prefixes of reads, which are always safe to repeat.
@@ -54,6 +56,7 @@ _READ_PREFIXES = ("Get", "Search", "List")
 #   timestamp, step and value), so a re-sent batch adds nothing; LogParam/LogBatch params of the
 #   value already stored are no-ops; LogBatch tags are upserts.
 # - LogInputs: the server links a dataset or model to a run at most once.
+# - DeleteArtifact: deleting a missing artifact succeeds.
 # CreateExperiment and CreateRun are NOT here: a repeat creates a second run, or fails with
 # RESOURCE_ALREADY_EXISTS although the first attempt succeeded. Unknown RPCs are not either.
 RETRY_SAFE_WRITES: frozenset[str] = frozenset(
@@ -72,6 +75,7 @@ RETRY_SAFE_WRITES: frozenset[str] = frozenset(
         "LogParam",
         "LogBatch",
         "LogInputs",
+        "DeleteArtifact",
     }
 )
 

@@ -126,6 +126,18 @@ class GrpcTransport(BaseTransport):
         )
         self._stubs: dict[str, Any] = {}
 
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """The call metadata sent with every request (credentials)."""
+        return self._metadata
+
+    def stub(self, service: ServiceDescriptor) -> Any:
+        """The generated stub of `service` on this channel: for streaming RPCs, which `call` does not make."""
+        stub = self._stubs.get(service.full_name)
+        if stub is None:
+            stub = self._stubs[service.full_name] = _stub_class(service)(self._channel)
+        return stub
+
     def _method(self, rpc: Rpc) -> Callable[..., Message]:
         service = rpc.service
         stub = self._stubs.get(service.full_name)

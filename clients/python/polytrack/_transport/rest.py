@@ -289,6 +289,12 @@ class RestTransport(BaseTransport):
             ) from error
         return result
 
+    @property
+    def http(self) -> httpx.Client:
+        """The underlying HTTP client (base URL, auth headers, TLS): for routes that are not RPCs,
+        such as the artifact proxy's raw file transfers."""
+        return self._http
+
     def close(self) -> None:
         """Close the connection pool."""
         self._http.close()

@@ -11,7 +11,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from polytrack.cli import server_commands
+from polytrack.cli import (
+    artifact_commands,
+    conformance_commands,
+    model_commands,
+    server_commands,
+    sync_commands,
+    tracking_commands,
+)
 
 
 class CommandError(Exception):
@@ -24,7 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="polytrack: experiment tracking, artifacts and a model registry (MLflow-compatible).",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    artifact_commands.register(commands)
     server_commands.register(commands)
+    sync_commands.register(commands)
+    tracking_commands.register(commands)
+    model_commands.register(commands)
+    conformance_commands.register(commands)
     return parser
 
 

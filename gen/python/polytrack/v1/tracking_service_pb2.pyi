@@ -367,3 +367,43 @@ class GetMetricHistoryBulkIntervalResponse(_message.Message):
     METRICS_FIELD_NUMBER: _ClassVar[int]
     metrics: _containers.RepeatedCompositeFieldContainer[_tracking_pb2.MetricWithRunId]
     def __init__(self, metrics: _Optional[_Iterable[_Union[_tracking_pb2.MetricWithRunId, _Mapping]]] = ...) -> None: ...
+
+class ListArtifactsRequest(_message.Message):
+    __slots__ = ("run_id", "run_uuid", "path", "page_token")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_UUID_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    run_uuid: str
+    path: str
+    page_token: str
+    def __init__(self, run_id: _Optional[str] = ..., run_uuid: _Optional[str] = ..., path: _Optional[str] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListArtifactsResponse(_message.Message):
+    __slots__ = ("root_uri", "files", "next_page_token")
+    ROOT_URI_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    root_uri: str
+    files: _containers.RepeatedCompositeFieldContainer[_tracking_pb2.FileInfo]
+    next_page_token: str
+    def __init__(self, root_uri: _Optional[str] = ..., files: _Optional[_Iterable[_Union[_tracking_pb2.FileInfo, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class SearchLoggedModelsRequest(_message.Message):
+    __slots__ = ("experiment_ids", "filter", "max_results", "page_token")
+    EXPERIMENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    MAX_RESULTS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    experiment_ids: _containers.RepeatedScalarFieldContainer[str]
+    filter: str
+    max_results: int
+    page_token: str
+    def __init__(self, experiment_ids: _Optional[_Iterable[str]] = ..., filter: _Optional[str] = ..., max_results: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class SearchLoggedModelsResponse(_message.Message):
+    __slots__ = ("next_page_token",)
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    next_page_token: str
+    def __init__(self, next_page_token: _Optional[str] = ...) -> None: ...

@@ -150,6 +150,16 @@ class TrackingServiceStub:
                 request_serializer=polytrack_dot_v1_dot_tracking__service__pb2.GetMetricHistoryBulkIntervalRequest.SerializeToString,
                 response_deserializer=polytrack_dot_v1_dot_tracking__service__pb2.GetMetricHistoryBulkIntervalResponse.FromString,
                 _registered_method=True)
+        self.SearchLoggedModels = channel.unary_unary(
+                '/polytrack.v1.TrackingService/SearchLoggedModels',
+                request_serializer=polytrack_dot_v1_dot_tracking__service__pb2.SearchLoggedModelsRequest.SerializeToString,
+                response_deserializer=polytrack_dot_v1_dot_tracking__service__pb2.SearchLoggedModelsResponse.FromString,
+                _registered_method=True)
+        self.ListArtifacts = channel.unary_unary(
+                '/polytrack.v1.TrackingService/ListArtifacts',
+                request_serializer=polytrack_dot_v1_dot_tracking__service__pb2.ListArtifactsRequest.SerializeToString,
+                response_deserializer=polytrack_dot_v1_dot_tracking__service__pb2.ListArtifactsResponse.FromString,
+                _registered_method=True)
 
 
 class TrackingServiceServicer:
@@ -317,6 +327,23 @@ class TrackingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchLoggedModels(self, request, context):
+        """Searches logged models. polytrack does not store logged models (no RPC creates one), so the
+        answer is always an empty page; MLflow clients call it while listing a run's artifacts, to
+        merge in the artifacts of a model logged by the run.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListArtifacts(self, request, context):
+        """Lists the artifacts of a run directly under `path` (its artifact root when unset), as stored by
+        the server. Lists nothing (only `root_uri`) when `path` is missing or is a file.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrackingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -434,6 +461,16 @@ def add_TrackingServiceServicer_to_server(servicer, server):
                     servicer.GetMetricHistoryBulkInterval,
                     request_deserializer=polytrack_dot_v1_dot_tracking__service__pb2.GetMetricHistoryBulkIntervalRequest.FromString,
                     response_serializer=polytrack_dot_v1_dot_tracking__service__pb2.GetMetricHistoryBulkIntervalResponse.SerializeToString,
+            ),
+            'SearchLoggedModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchLoggedModels,
+                    request_deserializer=polytrack_dot_v1_dot_tracking__service__pb2.SearchLoggedModelsRequest.FromString,
+                    response_serializer=polytrack_dot_v1_dot_tracking__service__pb2.SearchLoggedModelsResponse.SerializeToString,
+            ),
+            'ListArtifacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListArtifacts,
+                    request_deserializer=polytrack_dot_v1_dot_tracking__service__pb2.ListArtifactsRequest.FromString,
+                    response_serializer=polytrack_dot_v1_dot_tracking__service__pb2.ListArtifactsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1058,6 +1095,60 @@ class TrackingService:
             '/polytrack.v1.TrackingService/GetMetricHistoryBulkInterval',
             polytrack_dot_v1_dot_tracking__service__pb2.GetMetricHistoryBulkIntervalRequest.SerializeToString,
             polytrack_dot_v1_dot_tracking__service__pb2.GetMetricHistoryBulkIntervalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchLoggedModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytrack.v1.TrackingService/SearchLoggedModels',
+            polytrack_dot_v1_dot_tracking__service__pb2.SearchLoggedModelsRequest.SerializeToString,
+            polytrack_dot_v1_dot_tracking__service__pb2.SearchLoggedModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListArtifacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/polytrack.v1.TrackingService/ListArtifacts',
+            polytrack_dot_v1_dot_tracking__service__pb2.ListArtifactsRequest.SerializeToString,
+            polytrack_dot_v1_dot_tracking__service__pb2.ListArtifactsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,185 @@
+"""Artifacts on a local (or mounted) filesystem, below one root directory.
+
+Writes go to a hidden temporary file in the target's directory, are flushed and fsynced, then
+renamed over the target, so readers see either the old file or the complete new one, never a
+torn one, and a failed upload leaves nothing. Every path is confined with `paths.confined`, which
+also refuses symbolic links leading out of the root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from polytrack_server.artifacts.paths import confined
+from polytrack_server.artifacts.repository import (
+    DEFAULT_CHUNK_SIZE,
+    ArtifactReader,
+    ArtifactRepository,
+    ArtifactWriter,
+    FileInfo,
+    FileStat,
+)
+from polytrack_server.errors import InvalidParameter, NotFound
+
+TEMPORARY_PREFIX = ".polytrack-upload-"
+
+
+class LocalArtifactRepository(ArtifactRepository):
+    """Files below `root`, created on first write."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).expanduser().absolute()
+
+    def __repr__(self) -> str:
+        return f"LocalArtifactRepository({str(self.root)!r})"
+
+    def _path(self, path: str) -> Path:
+        if not self.root.exists():
+            # Nothing stored yet: resolve against the root as it will be.
+            return self.root.joinpath(*path.split("/")) if path else self.root
+        return confined(self.root, path)
+
+    def list(self, path: str) -> list[FileInfo] | None:
+        directory = self._path(path)
+        if not directory.is_dir():
+            return None
+        entries: list[FileInfo] = []
+        with os.scandir(directory) as scan:
+            for entry in scan:
+                if entry.name.startswith(TEMPORARY_PREFIX):
+                    continue
+                relative = f"{path}/{entry.name}" if path else entry.name
+                try:
+                    # Entries that are symbolic links leaving the root are not shown.
+                    target = confined(self.root, relative)
+                    info = target.stat()
+                except (InvalidParameter, OSError):
+                    continue
+                is_dir = stat.S_ISDIR(info.st_mode)
+                entries.append(FileInfo(relative, is_dir, None if is_dir else info.st_size))
+        entries.sort(key=lambda item: item.path)
+        return entries
+
+    def is_dir(self, path: str) -> bool:
+        return self._path(path).is_dir()
+
+    def stat(self, path: str) -> FileStat | None:
+        target = self._path(path)
+        try:
+            info = target.stat()
+        except FileNotFoundError:
+            return None
+        return FileStat(info.st_size, info.st_mtime_ns) if stat.S_ISREG(info.st_mode) else None
+
+    def open_read(self, path: str, offset: int = 0, length: int | None = None) -> ArtifactReader:
+        target = self._path(path)
+        if target.is_dir():
+            raise InvalidParameter(f"Artifact {path!r} is a directory, not a file.")
+        try:
+            handle = target.open("rb")
+        except FileNotFoundError:
+            raise NotFound(f"Artifact {path!r} does not exist.") from None
+        return _LocalReader(handle, offset, length)
+
+    def open_write(self, path: str) -> ArtifactWriter:
+        if not path:
+            raise InvalidParameter("An artifact file needs a path below the root.")
+        self.root.mkdir(parents=True, exist_ok=True)
+        target = self._path(path)
+        if target.is_dir():
+            raise InvalidParameter(f"Artifact path {path!r} is a directory; cannot write a file there.")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Creating the parents cannot have moved the target outside (they were confined first),
+        # but a concurrent symlink swap could: check again now that they exist.
+        target = confined(self.root, path)
+        return _LocalWriter(target)
+
+    def delete(self, path: str) -> None:
+        target = self._path(path)
+        if target == Path(os.path.realpath(self.root)):
+            # Deleting the root empties it but keeps it.
+            for child in list(target.iterdir()) if target.is_dir() else []:
+                self._remove(child)
+            return
+        self._remove(target)
+
+    @staticmethod
+    def _remove(target: Path) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            else:
+                target.unlink()
+
+
+class _LocalReader(ArtifactReader):
+    def __init__(self, handle: BinaryIO, offset: int, length: int | None) -> None:
+        self._handle = handle
+        self._size = os.fstat(handle.fileno()).st_size
+        if offset < 0 or offset > self._size:
+            handle.close()
+            raise InvalidParameter(f"Offset {offset} is outside the file (size {self._size}).")
+        handle.seek(offset)
+        end = self._size if length is None else min(self._size, offset + max(0, length))
+        self._remaining = end - offset
+
+    @property
+    def file_size(self) -> int:
+        return self._size
+
+    def read(self, size: int = DEFAULT_CHUNK_SIZE) -> bytes:
+        if self._remaining <= 0:
+            return b""
+        data = self._handle.read(min(size, self._remaining))
+        self._remaining -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class _LocalWriter(ArtifactWriter):
+    def __init__(self, target: Path) -> None:
+        self._target = target
+        descriptor, name = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, dir=target.parent)
+        self._temporary = Path(name)
+        self._handle: BinaryIO | None = os.fdopen(descriptor, "wb")
+        self._written = 0
+        self._committed = False
+
+    @property
+    def bytes_written(self) -> int:
+        return self._written
+
+    def write(self, data: bytes) -> None:
+        if self._handle is None:
+            raise ValueError("The artifact writer is closed")
+        self._handle.write(data)
+        self._written += len(data)
+
+    def commit(self) -> int:
+        handle = self._handle
+        if handle is None:
+            raise ValueError("The artifact writer is closed")
+        handle.flush()
+        os.fsync(handle.fileno())
+        handle.close()
+        self._handle = None
+        os.chmod(self._temporary, 0o644)
+        os.replace(self._temporary, self._target)
+        self._committed = True
+        return self._written
+
+    def abort(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        if not self._committed:
+            with contextlib.suppress(FileNotFoundError):
+                self._temporary.unlink()

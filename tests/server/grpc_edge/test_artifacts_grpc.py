@@ -1,0 +1,224 @@
+"""ArtifactsService over a real gRPC socket: streaming transfers with checksums, resumed downloads,
+and every path attack of the attack list refused, as over REST."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from polytrack.v1 import artifacts_service_pb2 as art
+from polytrack.v1 import artifacts_service_pb2_grpc, tracking_service_pb2_grpc
+from polytrack.v1 import tracking_service_pb2 as api
+from polytrack_server.app import Application, build_application
+from polytrack_server.config import ServerConfig
+from polytrack_server.grpc_edge.server import build_grpc_server
+
+TRAVERSALS = [
+    "../secret.txt",
+    "a/../../secret.txt",
+    "/etc/passwd",
+    "C:/secret.txt",
+    "..\\secret.txt",
+    "a\x00b",
+    "%2e%2e%2fsecret.txt",
+    "%252E%252E%252Fsecret.txt",
+    "a?/../../secret.txt",
+    "a#/../../secret.txt",
+]
+HOSTILE_LOCATIONS = [
+    "file://./etc",
+    "//proc/self/root",
+    "http:///?/../../etc",
+    "http:///#/../../etc",
+    "../../etc",
+]
+
+
+class Server:
+    def __init__(self, application: Application) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.application = application
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        assert self.ready.wait(10)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.server, self.port = build_grpc_server(
+            self.application.methods, self.application.invoker, "127.0.0.1:0"
+        )
+        self.loop.run_until_complete(self.server.start())
+        self.ready.set()
+        self.loop.run_forever()
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(grace=None), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def stubs(tmp_path: Path) -> Iterator[tuple[object, object, Path]]:
+    root = tmp_path / "root"
+    destination = root / "dest"
+    destination.mkdir(parents=True)
+    (root / "secret.txt").write_text("s3cr3t")
+    config = ServerConfig(
+        backend_store_uri=f"sqlite:///{tmp_path}/db.sqlite", artifacts_destination=str(destination)
+    )
+    application = build_application(config)
+    server = Server(application)
+    channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    try:
+        yield (
+            artifacts_service_pb2_grpc.ArtifactsServiceStub(channel),
+            tracking_service_pb2_grpc.TrackingServiceStub(channel),
+            destination,
+        )
+    finally:
+        channel.close()
+        server.stop()
+        application.close()
+
+
+def upload_messages(
+    path: str, data: bytes, checksum: str | None = None, chunk: int = 100_000
+) -> Iterator[art.UploadArtifactRequest]:
+    yield art.UploadArtifactRequest(path=path)
+    for start in range(0, len(data), chunk):
+        yield art.UploadArtifactRequest(data=data[start : start + chunk])
+    yield art.UploadArtifactRequest(sha256=checksum or hashlib.sha256(data).hexdigest())
+
+
+def download(stub: object, path: str, offset: int = 0, run_id: str = "") -> tuple[int, bytes, str]:
+    size, chunks, checksum = -1, [], ""
+    request = art.DownloadArtifactRequest(path=path, offset=offset, run_id=run_id or None)
+    for message in stub.DownloadArtifact(request):  # type: ignore[attr-defined]
+        if message.HasField("file_size"):
+            size = message.file_size
+        chunks.append(message.data)
+        checksum = message.sha256 or checksum
+    return size, b"".join(chunks), checksum
+
+
+def test_upload_download_resume_list_delete(stubs: tuple[object, object, Path]) -> None:
+    stub, _, destination = stubs
+    data = bytes(range(256)) * 10_000
+    reply = stub.UploadArtifact(upload_messages("1/r/artifacts/a.bin", data))  # type: ignore[attr-defined]
+    assert (reply.path, reply.file_size, reply.sha256) == (
+        "1/r/artifacts/a.bin",
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+    )
+    size, received, checksum = download(stub, "1/r/artifacts/a.bin")
+    assert (size, received, checksum) == (len(data), data, hashlib.sha256(data).hexdigest())
+    size, tail, checksum = download(stub, "1/r/artifacts/a.bin", offset=1_000_000)
+    assert tail == data[1_000_000:] and checksum == hashlib.sha256(data).hexdigest()
+    stub.UploadArtifact(upload_messages("1/r/artifacts/empty", b""))  # type: ignore[attr-defined]
+    assert download(stub, "1/r/artifacts/empty") == (0, b"", hashlib.sha256(b"").hexdigest())
+    listing = stub.ListArtifactFiles(art.ListArtifactFilesRequest(path="1/r/artifacts"))  # type: ignore[attr-defined]
+    assert [(f.path, f.is_dir, f.file_size) for f in listing.files] == [
+        ("a.bin", False, len(data)),
+        ("empty", False, 0),
+    ]
+    stub.DeleteArtifact(art.DeleteArtifactRequest(path="1/r"))  # type: ignore[attr-defined]
+    assert not (destination / "1" / "r").exists()
+
+
+def test_checksum_mismatch_stores_nothing_and_a_retry_succeeds(stubs: tuple[object, object, Path]) -> None:
+    stub, _, destination = stubs
+    with pytest.raises(grpc.RpcError) as failure:
+        stub.UploadArtifact(upload_messages("f.bin", b"payload", checksum="0" * 64))  # type: ignore[attr-defined]
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert not (destination / "f.bin").exists() and not list(destination.iterdir())
+    with pytest.raises(grpc.RpcError):
+        stub.UploadArtifact(iter([art.UploadArtifactRequest(path="f.bin", data=b"no checksum")]))  # type: ignore[attr-defined]
+    assert not list(destination.iterdir())
+    stub.UploadArtifact(upload_messages("f.bin", b"payload"))  # type: ignore[attr-defined]
+    stub.UploadArtifact(upload_messages("f.bin", b"payload v2"))  # type: ignore[attr-defined]
+    assert (destination / "f.bin").read_bytes() == b"payload v2"
+
+
+def test_run_relative_transfers_and_tracking_list(stubs: tuple[object, object, Path]) -> None:
+    stub, tracking, _ = stubs
+    experiment = tracking.CreateExperiment(api.CreateExperimentRequest(name="e")).experiment_id  # type: ignore[attr-defined]
+    run = tracking.CreateRun(api.CreateRunRequest(experiment_id=experiment)).run  # type: ignore[attr-defined]
+    run_id = run.info.run_id
+    messages = list(upload_messages("dir/x.txt", b"hello"))
+    messages[0].run_id = run_id
+    stub.UploadArtifact(iter(messages))  # type: ignore[attr-defined]
+    assert download(stub, "dir/x.txt", run_id=run_id)[1] == b"hello"
+    listing = tracking.ListArtifacts(api.ListArtifactsRequest(run_id=run_id, path="dir"))  # type: ignore[attr-defined]
+    assert listing.root_uri == run.info.artifact_uri
+    assert [(f.path, f.file_size) for f in listing.files] == [("dir/x.txt", 5)]
+    root = tracking.ListArtifacts(api.ListArtifactsRequest(run_id=run_id))  # type: ignore[attr-defined]
+    assert [(f.path, f.is_dir) for f in root.files] == [("dir", True)]
+    with pytest.raises(grpc.RpcError) as failure:
+        tracking.ListArtifacts(api.ListArtifactsRequest(run_id=run_id, path="../../.."))  # type: ignore[attr-defined]
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_traversal_is_refused_on_every_rpc(path: str, stubs: tuple[object, object, Path]) -> None:
+    stub, _, destination = stubs
+    root = destination.parent
+    calls = [
+        lambda: stub.UploadArtifact(upload_messages(path, b"pwned")),  # type: ignore[attr-defined]
+        lambda: download(stub, path),
+        lambda: stub.DeleteArtifact(art.DeleteArtifactRequest(path=path)),  # type: ignore[attr-defined]
+        lambda: stub.ListArtifactFiles(art.ListArtifactFilesRequest(path=path)),  # type: ignore[attr-defined]
+    ]
+    for attempt in calls:
+        with pytest.raises(grpc.RpcError) as failure:
+            attempt()
+        assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "s3cr3t" not in (failure.value.details() or "")
+    assert (root / "secret.txt").read_text() == "s3cr3t"
+    assert sorted(p.name for p in root.iterdir()) == ["dest", "secret.txt"]
+    assert not list(destination.iterdir())
+
+
+def test_symlink_out_of_the_destination_is_refused(stubs: tuple[object, object, Path]) -> None:
+    stub, _, destination = stubs
+    (destination / "link").symlink_to(destination.parent)
+    with pytest.raises(grpc.RpcError):
+        download(stub, "link/secret.txt")
+    with pytest.raises(grpc.RpcError):
+        stub.UploadArtifact(upload_messages("link/new.txt", b"x"))  # type: ignore[attr-defined]
+    assert not (destination.parent / "new.txt").exists()
+
+
+@pytest.mark.parametrize("location", HOSTILE_LOCATIONS)
+def test_hostile_artifact_locations_are_refused_at_creation(
+    location: str, stubs: tuple[object, object, Path]
+) -> None:
+    _, tracking, _ = stubs
+    with pytest.raises(grpc.RpcError) as failure:
+        tracking.CreateExperiment(api.CreateExperimentRequest(name=location, artifact_location=location))  # type: ignore[attr-defined]
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_local_location_outside_the_roots_is_never_read(
+    stubs: tuple[object, object, Path], tmp_path: Path
+) -> None:
+    _, tracking, _ = stubs
+    elsewhere = tmp_path / "elsewhere"
+    experiment = tracking.CreateExperiment(  # type: ignore[attr-defined]
+        api.CreateExperimentRequest(name="direct", artifact_location=f"file://{elsewhere}")
+    ).experiment_id
+    run = tracking.CreateRun(api.CreateRunRequest(experiment_id=experiment)).run  # type: ignore[attr-defined]
+    planted = elsewhere / run.info.run_id / "artifacts"
+    planted.mkdir(parents=True)
+    (planted / "passwd").write_text("root:x:0:0")
+    with pytest.raises(grpc.RpcError) as failure:
+        tracking.ListArtifacts(api.ListArtifactsRequest(run_id=run.info.run_id))  # type: ignore[attr-defined]
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "root:x" not in (failure.value.details() or "")
