@@ -99,32 +99,28 @@ def version_row(connection: sa.Connection, name: str, version: int) -> Any:
     return row
 
 
-def model_tags(connection: sa.Connection, names: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
-    found: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    table = registered_model_tags
+def _pairs_by_name(
+    connection: sa.Connection, table: sa.Table, names: Sequence[str], first: str, second: str
+) -> dict[str, list[tuple[Any, Any]]]:
+    """(first, second) column pairs of `table` per registered model name, ordered by `first`."""
+    found: dict[str, list[tuple[Any, Any]]] = defaultdict(list)
     for chunk in chunks(names):
         rows = connection.execute(
-            sa.select(table.c.name, table.c.key, table.c.value)
+            sa.select(table.c.name, table.c[first], table.c[second])
             .where(table.c.name.in_(chunk))
-            .order_by(table.c.name, table.c.key)
+            .order_by(table.c.name, table.c[first])
         )
-        for name, key, value in rows:
-            found[name].append((key, value))
+        for name, left, right in rows:
+            found[name].append((left, right))
     return found
+
+
+def model_tags(connection: sa.Connection, names: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
+    return _pairs_by_name(connection, registered_model_tags, names, "key", "value")
 
 
 def model_aliases(connection: sa.Connection, names: Sequence[str]) -> dict[str, list[tuple[str, int]]]:
-    found: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    table = registered_model_aliases
-    for chunk in chunks(names):
-        rows = connection.execute(
-            sa.select(table.c.name, table.c.alias, table.c.version)
-            .where(table.c.name.in_(chunk))
-            .order_by(table.c.name, table.c.alias)
-        )
-        for name, alias, version in rows:
-            found[name].append((alias, version))
-    return found
+    return _pairs_by_name(connection, registered_model_aliases, names, "alias", "version")
 
 
 def version_tags(
