@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import httpx
 
-from conformance.runner import http, values, wire
+from conformance.runner import http, statuses, values, wire
 from conformance.runner.executors import ClientConfig, Executor, ExecutorError
 from conformance.runner.implementations import Implementation
 from conformance.runner.matchers import MISSING, match
@@ -123,12 +123,15 @@ class _Outcome:
     http_status: int | None = None
     headers: dict[str, str] | None = None
     is_json: bool = True
+    grpc_status: str | None = None  # the canonical status name of a failed gRPC call
 
     def shown(self, headers: list[str] | None = None) -> dict[str, Any]:
         """The answer as shown in reports, with the named headers when given."""
         shown: dict[str, Any] = {}
         if self.http_status is not None:
             shown["http_status"] = self.http_status
+        if self.grpc_status is not None:
+            shown["grpc_status"] = self.grpc_status
         if headers and self.headers is not None:
             shown["headers"] = {name: self.headers.get(name) for name in headers}
         if self.ok:
@@ -223,11 +226,11 @@ class Runner:
                 return StepFailure(index, label, request, _expected_shown(step.expect), None, [str(error)])
             problems = self._capture(step, outcome, variables)
             try:
-                problems = _judge(step.expect, outcome, variables, kind == "http") + problems
+                problems = _judge(step.expect, outcome, variables, kind == "http", transport) + problems
             except values.TemplateError as error:
                 problems = [str(error)]
             if problems:
-                expected = _expected_shown(step.expect, variables)
+                expected = _expected_shown(step.expect, variables, transport)
                 shown = outcome.shown(sorted(step.expect.headers))
                 return StepFailure(index, label, request, expected, shown, problems)
         return None
@@ -246,7 +249,13 @@ class Runner:
             if not isinstance(error, dict) or not isinstance(error.get("error_code"), str):
                 raise ExecutorError(f"the executor's error has no error_code: {error!r}")
             status = error.get("http_status")
-            return _Outcome(False, error=error, http_status=status if isinstance(status, int) else None)
+            grpc_status = error.get("grpc_status")
+            return _Outcome(
+                False,
+                error=error,
+                http_status=status if isinstance(status, int) else None,
+                grpc_status=grpc_status if isinstance(grpc_status, str) else None,
+            )
         return _Outcome(True, body=wire.normalize_response(method, answer["response"]), http_status=200)
 
     @staticmethod
@@ -290,7 +299,29 @@ class Runner:
         return problems
 
 
-def _expected_shown(expect: Any, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+def _expected_http_status(expect: Any) -> int | None:
+    """The HTTP status the answer must have: the stated one, else the one the error code maps to."""
+    if expect.HasField("http_status"):
+        status: int = expect.http_status
+        return status
+    if expect.WhichOneof("outcome") == "error" and expect.error.error_code:
+        return statuses.expected_http_status(expect.error.error_code)
+    return None
+
+
+def _expected_grpc_status(expect: Any) -> str | None:
+    """The canonical gRPC status a failed call must have: the stated one, else the error code's."""
+    if expect.WhichOneof("outcome") != "error":
+        return None
+    if expect.error.grpc_status:
+        stated: str = expect.error.grpc_status
+        return stated
+    return statuses.expected_grpc_status(expect.error.error_code) if expect.error.error_code else None
+
+
+def _expected_shown(
+    expect: Any, variables: dict[str, Any] | None = None, transport: str = REST
+) -> dict[str, Any]:
     """The expectation as shown in reports (substituted when the variables are known)."""
     shown: dict[str, Any] = {}
     outcome = expect.WhichOneof("outcome")
@@ -306,15 +337,25 @@ def _expected_shown(expect: Any, variables: dict[str, Any] | None = None) -> dic
             shown["error"]["message"] = f"/{expect.error.message_regex}/"
     else:
         shown["response"] = "<any success>"
-    if expect.HasField("http_status"):
-        shown["http_status"] = expect.http_status
+    http_status = _expected_http_status(expect)
+    if http_status is not None:
+        shown["http_status"] = http_status
+    grpc_status = _expected_grpc_status(expect)
+    if transport == GRPC and grpc_status is not None:
+        shown["grpc_status"] = grpc_status
     if expect.headers:
         shown["headers"] = {name: values.from_proto_value(v) for name, v in expect.headers.items()}
     return shown
 
 
-def _judge(expect: Any, outcome: _Outcome, variables: dict[str, Any], is_http: bool) -> list[str]:
-    """The ways `outcome` differs from `expect`."""
+def _judge(
+    expect: Any, outcome: _Outcome, variables: dict[str, Any], is_http: bool, transport: str = REST
+) -> list[str]:
+    """The ways `outcome` differs from `expect`.
+
+    An error's HTTP status is checked on every transport (gRPC carries it in the ErrorInfo), its
+    canonical gRPC status on gRPC; either comes from the error code when the case does not state it.
+    """
     problems: list[str] = []
     wanted = expect.WhichOneof("outcome")
     if wanted == "error":
@@ -331,6 +372,14 @@ def _judge(expect: Any, outcome: _Outcome, variables: dict[str, Any], is_http: b
                     )
                 else:
                     problems.append(f"expected error_code {expect.error.error_code}, got {code}")
+            grpc_status = _expected_grpc_status(expect)
+            if transport == GRPC and not is_http and grpc_status is not None:
+                if outcome.grpc_status is None:
+                    problems.append(
+                        f"expected gRPC status {grpc_status}, the executor reported no grpc_status"
+                    )
+                elif outcome.grpc_status != grpc_status:
+                    problems.append(f"expected gRPC status {grpc_status}, got {outcome.grpc_status}")
             if expect.error.message_regex:
                 message = outcome.error.get("message")
                 if not isinstance(message, str) or not re.search(expect.error.message_regex, message):
@@ -346,8 +395,9 @@ def _judge(expect: Any, outcome: _Outcome, variables: dict[str, Any], is_http: b
             # A body that is not JSON (e.g. /health's "OK") is matched as one string.
             expected = values.prepare(values.from_proto_value(expect.response_subset), variables)
             problems += match(expected, outcome.body)
-    if expect.HasField("http_status") and outcome.http_status != expect.http_status:
-        problems.append(f"expected HTTP status {expect.http_status}, got {outcome.http_status}")
+    http_status = _expected_http_status(expect)
+    if http_status is not None and outcome.http_status != http_status:
+        problems.append(f"expected HTTP status {http_status}, got {outcome.http_status}")
     for name, raw in expect.headers.items():
         headers = outcome.headers or {}
         expected_header = values.prepare(values.from_proto_value(raw), variables)

@@ -254,3 +254,60 @@ def test_matrix_keeps_other_implementations_rows(tmp_path: Path) -> None:
     report.update_matrix("polytrack", [CaseResult(case, "REST", "python", "failed")], matrix)
     assert "| polytrack | REST | python | 0 | 1 | 0 | 0 | 0 |" in matrix.read_text()
     assert "| mlflow | REST | python | 0 | 0 | 1 | 0 | 0 |" in matrix.read_text()
+
+
+MISSING_RUN = """
+cases:
+  - name: runs/missing
+    description: unknown run, statuses derived from the error code
+    steps:
+      - rpc: {method: GetRun, request: {run_id: "x"}}
+        expect: {error: {error_code: RESOURCE_DOES_NOT_EXIST}}
+"""
+
+
+def test_error_code_implies_http_status(tmp_path: Path) -> None:
+    (case,) = cases_from(tmp_path, MISSING_RUN)
+    wrong_status = {"error": {"error_code": "RESOURCE_DOES_NOT_EXIST", "http_status": 400, "message": "m"}}
+    result, _ = run_one(tmp_path, case, [wrong_status])
+    assert result.failure is not None
+    assert result.failure.problems == ["expected HTTP status 404, got 400"]
+    assert result.failure.expected["http_status"] == 404
+
+
+def test_grpc_status_derived_from_error_code(tmp_path: Path) -> None:
+    (case,) = cases_from(tmp_path, MISSING_RUN)
+    base = {"error_code": "RESOURCE_DOES_NOT_EXIST", "http_status": 404, "message": "m"}
+    right = {"error": {**base, "grpc_status": "NOT_FOUND"}}
+    assert run_one(tmp_path, case, [right], transport="GRPC")[0].status == "passed"
+    (tmp_path / "script.json.log").unlink()
+    wrong = {"error": {**base, "grpc_status": "INVALID_ARGUMENT"}}
+    result, _ = run_one(tmp_path, case, [wrong], transport="GRPC")
+    assert result.failure is not None
+    assert result.failure.problems == ["expected gRPC status NOT_FOUND, got INVALID_ARGUMENT"]
+    (tmp_path / "script.json.log").unlink()
+    unreported = {"error": base}
+    result, _ = run_one(tmp_path, case, [unreported], transport="GRPC")
+    assert result.failure is not None
+    assert result.failure.problems == ["expected gRPC status NOT_FOUND, the executor reported no grpc_status"]
+    (tmp_path / "script.json.log").unlink()
+    # REST answers carry no canonical status: nothing to check there.
+    assert run_one(tmp_path, case, [unreported], transport="REST")[0].status == "passed"
+
+
+def test_stated_grpc_status_overrides_the_table(tmp_path: Path) -> None:
+    (case,) = cases_from(
+        tmp_path,
+        """
+        cases:
+          - name: runs/conflict
+            description: a stated canonical status wins over the error code's
+            steps:
+              - rpc: {method: GetRun, request: {run_id: "x"}}
+                expect: {error: {error_code: INVALID_STATE, grpc_status: ABORTED}, http_status: 409}
+        """,
+    )
+    answer = {
+        "error": {"error_code": "INVALID_STATE", "http_status": 409, "message": "m", "grpc_status": "ABORTED"}
+    }
+    assert run_one(tmp_path, case, [answer], transport="GRPC")[0].status == "passed"

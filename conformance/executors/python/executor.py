@@ -9,7 +9,8 @@ end of input (the protocol is in conformance/README.md):
     {"id": 1, "kind": "rpc", "service": "polytrack.v1.TrackingService", "method": "GetRun",
      "request": {"run_id": "..."}}
     -> {"id": 1, "response": {...}}
-    -> {"id": 1, "error": {"error_code": "RESOURCE_DOES_NOT_EXIST", "http_status": 404, "message": "..."}}
+    -> {"id": 1, "error": {"error_code": "RESOURCE_DOES_NOT_EXIST", "http_status": 404, "message": "...",
+                            "grpc_status": "NOT_FOUND"}}   (grpc_status: gRPC transport only)
     -> {"id": 1, "failure": "why the call could not be made"}
 
 The request JSON becomes the request message with protobuf's JSON parser, the call goes through
@@ -24,6 +25,7 @@ import json
 import sys
 from typing import Any
 
+import grpc
 from google.protobuf import json_format
 
 from polytrack._transport import RetryPolicy, find_rpc
@@ -59,13 +61,16 @@ def answer(client: BaseTransport, line: dict[str, Any]) -> dict[str, Any]:
     try:
         response = client.call(rpc.descriptor.full_name, request)
     except PolytrackException as error:
-        return {
-            "error": {
-                "error_code": error.error_code,
-                "http_status": error.http_status,
-                "message": error.message,
-            }
+        reported: dict[str, Any] = {
+            "error_code": error.error_code,
+            "http_status": error.http_status,
+            "message": error.message,
         }
+        # Over gRPC the transport raises from the grpc.RpcError, whose code is the canonical status.
+        cause = error.__cause__
+        if isinstance(cause, grpc.RpcError):
+            reported["grpc_status"] = cause.code().name
+        return {"error": reported}
     return {"response": json_format.MessageToDict(response, preserving_proto_field_name=True)}
 
 

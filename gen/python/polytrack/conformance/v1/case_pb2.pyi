@@ -108,12 +108,14 @@ class Expectation(_message.Message):
     def __init__(self, response_subset: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[_Union[ErrorExpectation, _Mapping]] = ..., http_status: _Optional[int] = ..., headers: _Optional[_Mapping[str, _struct_pb2.Value]] = ...) -> None: ...
 
 class ErrorExpectation(_message.Message):
-    __slots__ = ("error_code", "message_regex")
+    __slots__ = ("error_code", "message_regex", "grpc_status")
     ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_REGEX_FIELD_NUMBER: _ClassVar[int]
+    GRPC_STATUS_FIELD_NUMBER: _ClassVar[int]
     error_code: str
     message_regex: str
-    def __init__(self, error_code: _Optional[str] = ..., message_regex: _Optional[str] = ...) -> None: ...
+    grpc_status: str
+    def __init__(self, error_code: _Optional[str] = ..., message_regex: _Optional[str] = ..., grpc_status: _Optional[str] = ...) -> None: ...
 
 class Capture(_message.Message):
     __slots__ = ("name", "path")
