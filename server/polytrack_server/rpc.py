@@ -8,6 +8,8 @@ start when either is missing, so that a forgotten RPC fails at start-up rather t
 Streaming RPCs may go without a binding (the gateway does not transcode them): a client-streaming
 implementation takes an iterator of requests and returns a response, a server-streaming one takes
 a request and returns an iterator of responses.
+A servicer may also offer `foo_bar_plain(request) -> PlainResponse` beside `foo_bar`; the REST
+gateway then prefers it (see `PlainResponse`).
 `Invoker` is the one place deciding how those synchronous calls run from the event loop.
 """
 
@@ -52,6 +54,29 @@ class HttpBinding:
 
 
 @dataclass(frozen=True, slots=True)
+class PlainResponse:
+    """A response whose one large repeated message field is given as plain Python values.
+
+    `message` is the response without that field, `elements` the field's elements: each a dict of
+    the fields that are set, by name, with values as message constructors take them (a dict for a
+    message field, a list for a repeated one, enum values as numbers), keys in field-number order.
+    Building tens of thousands of messages costs more than the data they hold, so the REST gateway
+    writes JSON from the elements directly; `materialize()` builds the message for everyone else.
+    Either consumes the response: the JSON encoder rewrites the elements in place.
+    """
+
+    message: Message
+    field: str
+    elements: list[dict[str, Any]]
+
+    def materialize(self) -> Message:
+        add = getattr(self.message, self.field).add
+        for element in self.elements:
+            add(**element)
+        return self.message
+
+
+@dataclass(frozen=True, slots=True)
 class RpcMethod:
     """One RPC with everything both edges need to serve it."""
 
@@ -60,6 +85,8 @@ class RpcMethod:
     response_class: type[Message]
     call: Callable[[Message], Message]
     http_bindings: tuple[HttpBinding, ...]
+    # The servicer's `<name>_plain` method, when it has one.
+    call_plain: Callable[[Message], PlainResponse] | None = None
 
     @property
     def full_name(self) -> str:
@@ -125,6 +152,7 @@ def bind_services(services: Mapping[ServiceDescriptor, object]) -> list[RpcMetho
                         response_class=GetMessageClass(descriptor.output_type),
                         call=call,
                         http_bindings=bindings,
+                        call_plain=getattr(servicer, f"{attribute}_plain", None),
                     )
                 )
     if problems:
@@ -161,20 +189,34 @@ class Invoker:
 
     async def invoke(self, method: RpcMethod, request: Message) -> Message:
         """Call `method`'s servicer with `request` and return its response, checking the response type."""
+        response = await self._call(method.call, request)
+        self._check(method, response)
+        return response
+
+    async def invoke_plain(self, method: RpcMethod, request: Message) -> Message | PlainResponse:
+        """Like `invoke`, through the servicer's plain form of the RPC when it has one."""
+        if method.call_plain is None:
+            return await self.invoke(method, request)
+        response = await self._call(method.call_plain, request)
+        self._check(method, response.message)
+        return response
+
+    async def _call(self, call: Callable[[Message], T], request: Message) -> T:
         if self._executor is None:
-            response = method.call(request)
-        else:
-            # Copy the caller's context so that context variables (request ids, ...) reach the thread.
-            context = contextvars.copy_context()
-            response = await asyncio.get_running_loop().run_in_executor(
-                self._executor, functools.partial(context.run, method.call, request)
-            )
+            return call(request)
+        # Copy the caller's context so that context variables (request ids, ...) reach the thread.
+        context = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(context.run, call, request)
+        )
+
+    @staticmethod
+    def _check(method: RpcMethod, response: Message) -> None:
         if type(response) is not method.response_class:
             raise TypeError(
                 f"{method.full_name} returned {type(response).__qualname__}, "
                 f"expected {method.response_class.__qualname__}"
             )
-        return response
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """Run a blocking `function(*args)` the way servicer calls run (used by streaming RPCs)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import itertools
+import math
 import threading
 import time
 
@@ -14,10 +15,12 @@ from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
 
+from polytrack.v1 import tracking_pb2 as pb
 from polytrack.v1 import tracking_service_pb2 as api
 from polytrack_server.rpc import (
     HttpBinding,
     Invoker,
+    PlainResponse,
     RpcMethod,
     ServiceBindingError,
     bind_services,
@@ -230,3 +233,161 @@ def test_servicer_exceptions_reach_the_caller_unchanged(inline):
 def test_a_pool_needs_a_worker():
     with pytest.raises(ValueError, match="max_workers must be at least 1, got 0"):
         Invoker(max_workers=0)
+
+
+# --- PlainResponse ----------------------------------------------------------------------------
+
+
+def history_response(elements: list[dict[str, object]], token: str | None = None) -> PlainResponse:
+    message = api.GetMetricHistoryResponse()
+    if token is not None:
+        message.next_page_token = token
+    return PlainResponse(message, "metrics", elements)
+
+
+def test_materialize_adds_one_element_per_plain_value():
+    response = history_response(
+        [
+            {"key": "loss", "value": 0.5, "timestamp": 1, "step": -(2**63)},
+            {"key": "loss", "value": math.nan, "timestamp": 2, "step": 2**63 - 1, "model_id": "m-1"},
+            {"key": "loss", "value": -0.0, "timestamp": 3, "step": 0, "dataset_name": ""},
+        ],
+        token="next",
+    )
+    message = response.materialize()
+    assert message is response.message
+    assert message.next_page_token == "next"
+    first, second, third = message.metrics
+    assert first == pb.Metric(key="loss", value=0.5, timestamp=1, step=-(2**63))
+    assert not first.HasField("model_id")
+    assert math.isnan(second.value) and (second.step, second.model_id) == (2**63 - 1, "m-1")
+    # Zero and empty values are set (these fields have presence).
+    assert third.HasField("value") and math.copysign(1.0, third.value) == -1.0
+    assert third.HasField("dataset_name") and third.HasField("step")
+
+
+def test_materialize_of_nested_values():
+    runs = api.SearchRunsResponse()
+    response = PlainResponse(
+        runs,
+        "runs",
+        [{"info": {"run_id": "r1", "status": pb.FINISHED}, "data": {"tags": [{"key": "a", "value": "b"}]}}],
+    )
+    (run,) = response.materialize().runs
+    assert run.info.run_id == "r1" and run.info.status == pb.FINISHED
+    assert [(tag.key, tag.value) for tag in run.data.tags] == [("a", "b")]
+
+
+def test_materialize_of_no_elements_is_the_message_alone():
+    assert history_response([], token="t").materialize() == api.GetMetricHistoryResponse(next_page_token="t")
+
+
+def test_materialize_refuses_unknown_fields():
+    with pytest.raises(ValueError, match="no_such_field"):
+        history_response([{"key": "k", "no_such_field": 1}]).materialize()
+
+
+# --- plain servicer methods -------------------------------------------------------------------
+
+
+class PlainProbe(EchoProbe):
+    def ping_plain(self, request: Message) -> PlainResponse:
+        return PlainResponse(type(request)(), "unused", [])
+
+
+def test_bind_services_picks_up_the_plain_method():
+    servicer = PlainProbe()
+    (ping,) = bind_services({probe_service({"Ping": http_pb2.HttpRule(post="/ping", body="*")}): servicer})
+    assert ping.call_plain == servicer.ping_plain
+    (plain,) = bind_services(
+        {probe_service({"Ping": http_pb2.HttpRule(post="/ping", body="*")}): EchoProbe()}
+    )
+    assert plain.call_plain is None
+
+
+def test_the_tracking_servicer_offers_plain_forms_of_its_bulk_reads():
+    from polytrack_server.services.tracking import TrackingServicer
+
+    class Everything:
+        def __getattr__(self, name: str) -> object:
+            if name.endswith("_plain"):
+                return getattr(TrackingServicer, name, None)
+            return lambda request: request
+
+    methods = bind_services({TRACKING: Everything()})
+    plain = {method.descriptor.name for method in methods if method.call_plain is not None}
+    assert {"GetMetricHistory", "SearchRuns"} <= plain
+    assert "LogBatch" not in plain
+
+
+def plain_probe_method(call: object, plain: object | None) -> RpcMethod:
+    service = probe_service({"Ping": http_pb2.HttpRule(post="/ping", body="*")})
+
+    class Servicer:
+        ping = staticmethod(call)
+
+    if plain is not None:
+        Servicer.ping_plain = staticmethod(plain)  # type: ignore[attr-defined]
+    (method,) = bind_services({service: Servicer()})
+    return method
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_invoke_plain_falls_back_to_the_plain_call(inline):
+    calls: list[str] = []
+
+    def ping(request: Message) -> Message:
+        calls.append(request_id.get())
+        return request
+
+    method = plain_probe_method(ping, None)
+
+    async def scenario() -> Message | PlainResponse:
+        request_id.set("req-9")
+        return await invoker.invoke_plain(method, method.request_class())
+
+    with Invoker(inline=inline) as invoker:
+        response = asyncio.run(scenario())
+    assert type(response) is method.response_class
+    assert calls == ["req-9"]
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_invoke_plain_prefers_the_plain_method(inline):
+    calls: list[tuple[str, str, int]] = []
+
+    def ping(request: Message) -> Message:
+        calls.append(("message", request_id.get(), threading.get_ident()))
+        return request
+
+    def ping_plain(request: Message) -> PlainResponse:
+        calls.append(("plain", request_id.get(), threading.get_ident()))
+        return PlainResponse(type(request)(), "unused", [])
+
+    method = plain_probe_method(ping, ping_plain)
+
+    async def scenario() -> tuple[Message | PlainResponse, int]:
+        request_id.set("req-3")
+        return await invoker.invoke_plain(method, method.request_class()), threading.get_ident()
+
+    with Invoker(inline=inline) as invoker:
+        response, loop_thread = asyncio.run(scenario())
+        # invoke itself still calls the message form.
+        assert type(asyncio.run(invoker.invoke(method, method.request_class()))) is method.response_class
+    assert isinstance(response, PlainResponse)
+    assert type(response.message) is method.response_class
+    assert [(kind, rid) for kind, rid, _ in calls] == [("plain", "req-3"), ("message", "-")]
+    assert (calls[0][2] == loop_thread) is inline
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_invoke_plain_checks_the_message_type(inline):
+    wrong = plain_probe_method(
+        lambda request: request,
+        lambda request: PlainResponse(api.LogBatchResponse(), "metrics", []),
+    )
+    fallback_wrong = plain_probe_method(lambda request: api.LogBatchResponse(), None)
+    with Invoker(inline=inline) as invoker:
+        for method in (wrong, fallback_wrong):
+            with pytest.raises(TypeError, match=r"Probe\.Ping returned LogBatchResponse, expected Ping"):
+                asyncio.run(invoker.invoke_plain(method, method.request_class()))

@@ -143,7 +143,7 @@ class RpcRoutes(BaseRoute):
         """Transcode one HTTP request into a call of the endpoint's RPC and send its reply."""
         try:
             request = await read_request(endpoint, variables, scope, receive)
-            response = await self.invoker.invoke(endpoint.rpc, request)
+            response = await self.invoker.invoke_plain(endpoint.rpc, request)
             status, body = 200, endpoint.response_codec.encode(response)
         except PolytrackError as error:
             status, body = error_reply(error)

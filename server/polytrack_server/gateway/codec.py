@@ -24,7 +24,8 @@ from polytrack_server.gateway.decoding import (
     message_type_of,
     well_known_decoder,
 )
-from polytrack_server.gateway.encoding import Encode, EncoderCompiler
+from polytrack_server.gateway.encoding import Encode, EncoderCompiler, PlainNormalizer
+from polytrack_server.rpc import PlainResponse
 
 FieldSetter = Callable[[Message, str], None]
 
@@ -32,9 +33,11 @@ FieldSetter = Callable[[Message, str], None]
 class MessageCodec:
     """Decodes requests of one message type from JSON or a query string, and encodes it as JSON."""
 
-    def __init__(self, decoder: MessageDecoder, encode: Encode) -> None:
+    def __init__(self, decoder: MessageDecoder, encode: Encode, plain: PlainNormalizer) -> None:
         self._decoder = decoder
         self._encode = encode
+        self._plain = plain
+        self._plain_normalizers: dict[str, Callable[[dict[str, Any]], None] | None] = {}
         self.message_class = decoder.message_class
 
     def decode(self, value: Any) -> Message:
@@ -104,9 +107,27 @@ class MessageCodec:
         """The JSON-ready dict of `message` (what `encode` serialises)."""
         return self._encode(message)
 
-    def encode(self, message: Message) -> bytes:
+    def encode(self, message: Message | PlainResponse) -> bytes:
         """The UTF-8 JSON text of `message`."""
+        if isinstance(message, PlainResponse):
+            return orjson.dumps(self._encode_plain(message))
         return orjson.dumps(self._encode(message))
+
+    def _encode_plain(self, response: PlainResponse) -> dict[str, Any]:
+        encoded = self._encode(response.message)
+        if not response.elements:
+            return encoded
+        if response.field not in self._plain_normalizers:
+            field = self._decoder.descriptor.fields_by_name[response.field]
+            self._plain_normalizers[response.field] = self._plain.normalizer(message_type_of(field))
+        normalize = self._plain_normalizers[response.field]
+        if normalize is not None:
+            for element in response.elements:
+                normalize(element)
+        encoded[response.field] = response.elements
+        # Keys in field-number order, as the message encoder writes them.
+        order = {field.name: field.number for field in self._decoder.descriptor.fields}
+        return dict(sorted(encoded.items(), key=lambda item: order[item[0]]))
 
 
 def _no_nested_messages(descriptor: Descriptor) -> Convert:
@@ -119,6 +140,7 @@ class JsonCodecs:
     def __init__(self) -> None:
         self._decoders: dict[str, MessageDecoder] = {}
         self._encoders = EncoderCompiler()
+        self._plain = PlainNormalizer()
         self._codecs: dict[str, MessageCodec] = {}
 
     def codec(self, message_class: type[Message]) -> MessageCodec:
@@ -126,7 +148,7 @@ class JsonCodecs:
         descriptor = cast(Descriptor, message_class.DESCRIPTOR)
         codec = self._codecs.get(descriptor.full_name)
         if codec is None:
-            codec = MessageCodec(self._decoder(descriptor), self._encoders.encoder(descriptor))
+            codec = MessageCodec(self._decoder(descriptor), self._encoders.encoder(descriptor), self._plain)
             self._codecs[descriptor.full_name] = codec
         return codec
 

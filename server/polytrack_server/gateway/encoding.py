@@ -103,6 +103,10 @@ class EncoderCompiler:
             listed = "list(v)" if value == "x" else f"[{value} for x in v]"
             return [f"v = {attribute}", f"if v: d[{key}] = {listed}"]
         value = self._value_expression(field, "v")
+        if field.has_presence and field.type != FieldDescriptor.TYPE_MESSAGE:
+            # Reading the value first spares the presence check whenever it is not the default
+            # (NaN is truthy too); a message field is checked first, as reading it builds a wrapper.
+            return [f"v = {attribute}", f"if v or has({key}):", f"    d[{key}] = {value}"]
         if field.has_presence:
             return [f"if has({key}):", f"    v = {attribute}", f"    d[{key}] = {value}"]
         # Proto3 fields without presence are emitted when they differ from their default.
@@ -132,3 +136,85 @@ class EncoderCompiler:
         if field.type == FieldDescriptor.TYPE_BOOL:
             return f"('true' if {variable} else 'false')"
         return f"str({variable})"
+
+
+class PlainNormalizer:
+    """Turns plain message values (see `polytrack_server.rpc.PlainResponse`) into the JSON the
+    message encoder would write for the same message, in place.
+
+    Only what differs needs work: NaN and infinities, enum numbers, bytes, and empty values of
+    fields without presence (which the encoder leaves out). A function is generated per message
+    type that has such fields, directly or in the messages it holds; other types cost nothing.
+    Maps and well-known types are refused with ValueError: no plain response holds them.
+    """
+
+    def __init__(self) -> None:
+        self._namespace: dict[str, Any] = {
+            "INF": math.inf,
+            "non_finite": non_finite,
+            "encode_bytes": encode_bytes,
+        }
+        self._names: dict[str, str | None] = {}
+
+    def normalizer(self, descriptor: Descriptor) -> Callable[[dict[str, Any]], None] | None:
+        """The in-place normalizer of `descriptor`'s plain values; None when they need none."""
+        name = self._compile(descriptor)
+        return None if name is None else self._namespace[name]
+
+    def _compile(self, descriptor: Descriptor) -> str | None:
+        full_name = descriptor.full_name
+        if full_name in self._names:
+            return self._names[full_name]
+        function = f"normalize_{len(self._names)}_{descriptor.name}"
+        # Provisional, so that recursive types refer to the function being generated.
+        self._names[full_name] = function
+        lines: list[str] = []
+        for field in sorted(descriptor.fields, key=lambda f: f.number):
+            lines.extend(self._field_lines(descriptor, field))
+        if not lines:
+            # A recursive type may already call it: leave a function that does nothing.
+            exec(f"def {function}(d):\n    return None\n", self._namespace)
+            self._names[full_name] = None
+            return None
+        source = "\n".join([f"def {function}(d):", *("    " + line for line in lines)]) + "\n"
+        exec(compile(source, f"<plain normalizer of {full_name}>", "exec"), self._namespace)
+        return function
+
+    def _field_lines(self, descriptor: Descriptor, field: FieldDescriptor) -> list[str]:
+        key = repr(field.name)
+        if is_map(field) or (
+            field.type == FieldDescriptor.TYPE_MESSAGE and is_well_known(message_type_of(field))
+        ):
+            raise ValueError(
+                f"{descriptor.full_name}.{field.name}: plain values cannot hold maps or well-known types"
+            )
+        lines: list[str] = []
+        if field.is_repeated or not field.has_presence:
+            # The encoder leaves out empty lists and proto3 defaults of fields without presence.
+            lines += [f"v = d.get({key})", f"if v is not None and not v: del d[{key}]"]
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            inner = self._compile(message_type_of(field))
+            if inner is None:
+                return lines
+            if field.is_repeated:
+                return [*lines, f"for x in d.get({key}, ()): {inner}(x)"]
+            return [*lines, f"v = d.get({key})", f"if v is not None: {inner}(v)"]
+        value = self._value_expression(field)
+        if value is None:
+            return lines
+        if field.is_repeated:
+            return [*lines, f"v = d.get({key})", f"if v: d[{key}] = [{value.format('x')} for x in v]"]
+        return [*lines, f"v = d.get({key})", f"if v is not None: d[{key}] = {value.format('v')}"]
+
+    def _value_expression(self, field: FieldDescriptor) -> str | None:
+        """The JSON form of a scalar value `{}`, or None when the value is already its JSON form."""
+        if field.type in _FLOATING:
+            return "({0} if -INF < {0} < INF else non_finite({0}))"
+        if field.type == FieldDescriptor.TYPE_ENUM:
+            names = {v.number: v.name for v in enum_type_of(field).values}
+            constant = f"enum_names_{len(self._namespace)}"
+            self._namespace[constant] = names
+            return f"{constant}.get({{0}}, {{0}})"
+        if field.type == FieldDescriptor.TYPE_BYTES:
+            return "encode_bytes({0})"
+        return None

@@ -13,9 +13,9 @@ InvalidState, BadRequest, Unavailable.
 
 from __future__ import annotations
 
-from collections.abc import MutableSequence, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, NamedTuple, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from polytrack.v1 import tracking_pb2 as pb
 
@@ -26,7 +26,8 @@ DELETED = "deleted"
 
 
 class MetricPoint(NamedTuple):
-    """One metric measurement to store. `value` may be NaN or +/-inf (stored as +/-max double).
+    """One metric measurement to store. `value` may be NaN or +/-inf (stored as +/-max double);
+    an empty model id or dataset name or digest means none.
 
     A named tuple rather than a dataclass: batches build thousands of these per request.
     """
@@ -46,6 +47,11 @@ class Page(Generic[T]):
 
     items: list[T]
     next_page_token: str | None
+
+
+# A message as plain values: the fields that are set, by name, as the message's constructor takes
+# them (see `polytrack_server.rpc.PlainResponse`). Runs read in bulk come as these.
+Plain = dict[str, Any]
 
 
 class TrackingStore(Protocol):
@@ -150,8 +156,9 @@ class TrackingStore(Protocol):
         max_results: int,
         order_by: Sequence[str],
         page_token: str | None,
-    ) -> Page[pb.Run]:
-        """Search grammar of runs; bad grammar, ids or token -> InvalidParameter."""
+    ) -> Page[Plain]:
+        """Plain `Run` values (pages run to a thousand runs). Search grammar of runs; bad grammar,
+        ids or token -> InvalidParameter."""
         ...
 
     # --- logging (each: unknown run -> NotFound, deleted run -> InvalidParameter) ----------------
@@ -178,9 +185,7 @@ class TrackingStore(Protocol):
         """Tag absent -> NotFound."""
         ...
 
-    def log_inputs(
-        self, run_id: str, datasets: Sequence[pb.DatasetInput], model_ids: Sequence[str]
-    ) -> None:
+    def log_inputs(self, run_id: str, datasets: Sequence[pb.DatasetInput], model_ids: Sequence[str]) -> None:
         """Record dataset inputs (datasets deduplicated per experiment by name and digest)."""
         ...
 
@@ -191,13 +196,9 @@ class TrackingStore(Protocol):
         key: str,
         max_results: int | None,
         page_token: str | None,
-        into: MutableSequence[pb.Metric] | None = None,
-    ) -> Page[pb.Metric]:
-        """Ordered by timestamp, step, value. Unknown run or key -> empty page (not NotFound).
-
-        Given `into` (a response's repeated field), the metrics are created there in place and the
-        page's items are that field: histories run to hundreds of thousands of points.
-        """
+    ) -> Page[Plain]:
+        """Plain `Metric` values ordered by timestamp, step, value: a page can hold hundreds of
+        thousands. Unknown run or key -> empty page (not NotFound)."""
         ...
 
     def get_metric_history_bulk_interval(

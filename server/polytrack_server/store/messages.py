@@ -51,34 +51,27 @@ def experiment_message(row: Any, tags: Iterable[tuple[str, str]]) -> pb.Experime
     return experiment
 
 
-def fill_run_info(info: pb.RunInfo, row: Sequence[Any]) -> None:
-    """Copy a run's values, in `run_loader.RUN_COLUMNS` order, into `info` (end_time only when
-    the run has ended)."""
+def run_info_values(row: Sequence[Any]) -> dict[str, Any]:
+    """A run's `RunInfo` as plain values (see `interface.Plain`), from its values in
+    `run_loader.RUN_COLUMNS` order; end_time only when the run has ended."""
     run_id, name, experiment_id, user_id, status, start_time, end_time, stage, artifact_uri = row
-    info.run_id = run_id
-    info.run_uuid = run_id
-    info.run_name = name
-    info.experiment_id = str(experiment_id)
-    info.user_id = user_id
-    info.status = RUN_STATUS_NUMBERS[status]
-    info.start_time = start_time
+    info = {
+        "run_id": run_id,
+        "run_uuid": run_id,
+        "run_name": name,
+        "experiment_id": str(experiment_id),
+        "user_id": user_id,
+        "status": RUN_STATUS_NUMBERS[status],
+        "start_time": start_time,
+    }
     if end_time is not None:
-        info.end_time = end_time
-    info.artifact_uri = artifact_uri
-    info.lifecycle_stage = stage
-
-
-def run_info_message(row: Sequence[Any]) -> pb.RunInfo:
-    info = pb.RunInfo()
-    fill_run_info(info, row)
+        info["end_time"] = end_time
+    info["artifact_uri"] = artifact_uri
+    info["lifecycle_stage"] = stage
     return info
 
 
-def empty_run(row: Sequence[Any]) -> pb.Run:
-    """A run with its info and empty data, inputs and outputs (present, so they serialise as {})."""
-    run = pb.Run()
-    fill_run_info(run.info, row)
-    run.data.SetInParent()
-    run.inputs.SetInParent()
-    run.outputs.SetInParent()
-    return run
+def empty_run_values(row: Sequence[Any]) -> dict[str, Any]:
+    """A run as plain values with its info and empty data, inputs and outputs (present, so that
+    they serialise as {})."""
+    return {"info": run_info_values(row), "data": {}, "inputs": {}, "outputs": {}}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableSequence, Sequence
+from collections.abc import Sequence
+from itertools import groupby
+from math import isfinite
+from operator import itemgetter
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -10,25 +13,30 @@ import sqlalchemy as sa
 from polytrack.v1 import tracking_pb2 as pb
 from polytrack_server.errors import InvalidParameter
 from polytrack_server.store.database import Database, Transaction
-from polytrack_server.store.interface import MetricPoint, Page
+from polytrack_server.store.interface import MetricPoint, Page, Plain
 from polytrack_server.store.messages import MAX_DOUBLE, NAN, stored_metric_value
-from polytrack_server.store.schema import latest_metrics, metrics
+from polytrack_server.store.metric_packing import (
+    SortKey,
+    merge_packs,
+    pack_ordered_columns,
+    pack_points,
+    sort_key,
+    unpack,
+)
+from polytrack_server.store.schema import latest_metrics, metric_packs
 from polytrack_server.store.search import decode_page_token, encode_page_token
 
-_HISTORY: Final = (
+_PACKS: Final = (
     sa.select(
-        metrics.c.timestamp,
-        metrics.c.step,
-        metrics.c.value,
-        metrics.c.is_nan,
-        metrics.c.model_id,
-        metrics.c.dataset_name,
-        metrics.c.dataset_digest,
+        metric_packs.c.point_count,
+        metric_packs.c.points,
+        metric_packs.c.model_id,
+        metric_packs.c.dataset_name,
+        metric_packs.c.dataset_digest,
     )
-    .where(metrics.c.run_uuid == sa.bindparam("run_id"), metrics.c.key == sa.bindparam("key"))
-    .order_by(metrics.c.timestamp, metrics.c.step, metrics.c.value)
+    .where(metric_packs.c.run_uuid == sa.bindparam("run_id"), metric_packs.c.key == sa.bindparam("key"))
+    .order_by(metric_packs.c.pack_id)
 )
-_HISTORY_PAGE: Final = _HISTORY.limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))
 
 
 def _rank(columns: Any) -> Any:
@@ -42,6 +50,15 @@ def _rank(columns: Any) -> Any:
     )
 
 
+_STEP_TIMESTAMP_VALUE: Final = itemgetter(1, 0, 2)
+
+
+def _latest_rank(point: SortKey) -> tuple[int, int, int, float]:
+    """`_rank` in Python, for a point's sort key."""
+    timestamp, step, value, is_nan = point
+    return (step, timestamp, 1 - is_nan, value)
+
+
 def sample_evenly(count: int, max_results: int) -> list[int]:
     """Indexes of up to max_results of `count` rows spread evenly, keeping the first and the last
     (only the last when max_results is 1)."""
@@ -52,26 +69,35 @@ def sample_evenly(count: int, max_results: int) -> list[int]:
     return [index * (count - 1) // (max_results - 1) for index in range(max_results)]
 
 
-def _appender(items: MutableSequence[pb.Metric]) -> Callable[..., pb.Metric]:
-    """A function creating a Metric at the end of `items`: in place for a protobuf repeated field."""
-    add = getattr(items, "add", None)
-    if add is not None:
-        return add  # type: ignore[no-any-return]
-
-    def append(**fields: Any) -> pb.Metric:
-        metric = pb.Metric(**fields)
-        items.append(metric)
-        return metric
-
-    return append
+def _pack_row(
+    run_id: str,
+    key: str,
+    model_id: str | None,
+    dataset_name: str | None,
+    dataset_digest: str | None,
+    count: int,
+    data: bytes,
+) -> dict[str, Any]:
+    return {
+        "run_uuid": run_id,
+        "key": key,
+        "model_id": model_id,
+        "dataset_name": dataset_name,
+        "dataset_digest": dataset_digest,
+        "point_count": count,
+        "points": data,
+    }
 
 
 class MetricRepository:
     def __init__(self, database: Database) -> None:
         self._db = database
-        self._insert = database.insert_ignoring_duplicates(metrics)
-        self._history = database.driver_sql(_HISTORY)
-        self._history_page = database.driver_sql(_HISTORY_PAGE)
+        self._insert_pack = database.driver_sql(
+            sa.insert(metric_packs).values(
+                {c.name: sa.bindparam(c.name) for c in metric_packs.columns if c.name != "pack_id"}
+            )
+        )
+        self._packs = database.driver_sql(_PACKS)
         upsert = database.insert(latest_metrics)
         self._upsert_latest = database.driver_sql(
             upsert.on_conflict_do_update(
@@ -83,87 +109,136 @@ class MetricRepository:
 
     def write(self, transaction: Transaction, run_id: str, points: Sequence[MetricPoint]) -> None:
         """Store measurements (exact duplicates ignored) and move each key's latest value forward."""
-        # The hot loop of every log call: plain locals, one dict per row, the rank compared only
-        # when a key's step and timestamp do not already decide it.
-        rows: list[dict[str, Any]] = []
-        append = rows.append
-        latest: dict[str, tuple[tuple[int, int, int, float], dict[str, Any]]] = {}
-        for key, value, timestamp, step, model_id, dataset_name, dataset_digest in points:
-            is_nan = value != value
-            if is_nan or not -MAX_DOUBLE <= value <= MAX_DOUBLE:
-                value, is_nan = stored_metric_value(value)
-            row = {
-                "run_uuid": run_id,
-                "key": key,
-                "timestamp": timestamp,
-                "step": step,
-                "value": value,
-                "is_nan": is_nan,
-                "model_id": model_id,
-                "dataset_name": dataset_name,
-                "dataset_digest": dataset_digest,
-            }
-            append(row)
-            best = latest.get(key)
-            if best is None:
-                latest[key] = ((step, timestamp, 0 if is_nan else 1, value), row)
-            else:
-                rank = (step, timestamp, 0 if is_nan else 1, value)
-                if rank > best[0]:
-                    latest[key] = (rank, row)
-        transaction.execute_many(self._insert, rows)
+        if not points:
+            return
+        keys, values, timestamps, steps, model_ids, dataset_names, dataset_digests = zip(*points, strict=True)
+        packs: list[dict[str, Any]] | None = None
+        if not (any(model_ids) or any(dataset_names) or any(dataset_digests)) and all(map(isfinite, values)):
+            packs, latest = self._ordered_packs(run_id, keys, values, timestamps, steps)
+        if packs is None:
+            packs, latest = self._packs_of(run_id, points)
+        transaction.execute_many(self._insert_pack, packs)
         transaction.execute_many(
             self._upsert_latest,
             [
                 {
                     "run_uuid": run_id,
                     "key": key,
-                    "value": row["value"],
-                    "is_nan": row["is_nan"],
-                    "timestamp": row["timestamp"],
-                    "step": row["step"],
+                    "value": value,
+                    "is_nan": bool(is_nan),
+                    "timestamp": timestamp,
+                    "step": step,
                 }
-                for key, (_, row) in latest.items()
+                for key, (timestamp, step, value, is_nan) in latest.items()
             ],
         )
 
-    def history(
-        self,
+    @staticmethod
+    def _ordered_packs(
         run_id: str,
-        key: str,
-        max_results: int | None,
-        page_token: str | None,
-        into: MutableSequence[pb.Metric] | None = None,
-    ) -> Page[pb.Metric]:
-        """Ordered by timestamp, step, value; everything at once unless max_results is given.
+        keys: Sequence[str],
+        values: Sequence[float],
+        timestamps: Sequence[int],
+        steps: Sequence[int],
+    ) -> tuple[list[dict[str, Any]] | None, dict[str, SortKey]]:
+        """The packs of finite points without models or datasets, each key's points already in
+        order (the usual batch), worked out column by column in C; (None, {}) when they are not."""
+        packs: list[dict[str, Any]] = []
+        latest: dict[str, SortKey] = {}
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        for key, group in groupby(order, key=keys.__getitem__):
+            indexes = list(group)
+            group_timestamps: Sequence[int]
+            group_steps: Sequence[int]
+            group_values: Sequence[float]
+            if len(indexes) == 1:
+                # itemgetter of one index gives the item itself, not a tuple.
+                only = indexes[0]
+                group_timestamps, group_steps, group_values = (
+                    (timestamps[only],),
+                    (steps[only],),
+                    (values[only],),
+                )
+            else:
+                pick = itemgetter(*indexes)
+                group_timestamps, group_steps, group_values = pick(timestamps), pick(steps), pick(values)
+            packed = pack_ordered_columns(group_timestamps, group_steps, group_values)
+            if packed is None:
+                return None, {}
+            packs.append(_pack_row(run_id, key, None, None, None, *packed))
+            step, timestamp, value = max(zip(group_steps, group_timestamps, group_values, strict=True))
+            latest[key] = (timestamp, step, value, 0)
+        return packs, latest
 
-        With `into` (a response's repeated field) the metrics are built in place there, which
-        spares copying a 100,000-point history from a list into the response.
-        """
+    @staticmethod
+    def _packs_of(
+        run_id: str, points: Sequence[MetricPoint]
+    ) -> tuple[list[dict[str, Any]], dict[str, SortKey]]:
+        """The packs of any points: one sort key per point, grouped by metric (and model and
+        dataset, which a pack holds once)."""
+        # A group is named by its metric key alone when no model or dataset is given.
+        groups: dict[str | tuple[str, str | None, str | None, str | None], list[SortKey]] = {}
+        any_nan = False
+        for key, value, timestamp, step, model_id, dataset_name, dataset_digest in points:
+            group_name: str | tuple[str, str | None, str | None, str | None] = key
+            if model_id or dataset_name or dataset_digest:
+                group_name = (key, model_id or None, dataset_name or None, dataset_digest or None)
+            if value != value:
+                point: SortKey = (timestamp, step, 0.0, 1)
+                any_nan = True
+            elif -MAX_DOUBLE <= value <= MAX_DOUBLE:
+                point = (timestamp, step, value, 0)
+            else:
+                point = (timestamp, step, stored_metric_value(value)[0], 0)
+            group = groups.get(group_name)
+            if group is None:
+                groups[group_name] = [point]
+            else:
+                group.append(point)
+        packs: list[dict[str, Any]] = []
+        latest: dict[str, SortKey] = {}
+        for group_name, group in groups.items():
+            key, model_id, dataset_name, dataset_digest = (
+                (group_name, None, None, None) if isinstance(group_name, str) else group_name
+            )
+            packs.append(_pack_row(run_id, key, model_id, dataset_name, dataset_digest, *pack_points(group)))
+            # Without NaN, (step, timestamp, value) alone decides, compared in C.
+            best = max(group, key=_latest_rank if any_nan else _STEP_TIMESTAMP_VALUE)
+            if key not in latest or _latest_rank(best) > _latest_rank(latest[key]):
+                latest[key] = best
+        return packs, latest
+
+    def history(self, run_id: str, key: str, max_results: int | None, page_token: str | None) -> Page[Plain]:
+        """Ordered by timestamp, step, value; everything at once unless max_results is given."""
         offset = decode_page_token(page_token)
         if max_results is not None and max_results < 1:
             raise InvalidParameter(f"Invalid max_results {max_results}: it must be at least 1")
         with self._db.transaction(write=False) as transaction:
-            if max_results is None:
-                rows = transaction.fetch_all(self._history, {"run_id": run_id, "key": key})[offset:]
-            else:
-                parameters = {"run_id": run_id, "key": key, "limit": max_results + 1, "offset": offset}
-                rows = transaction.fetch_all(self._history_page, parameters)
-        more = max_results is not None and len(rows) > max_results
-        if more:
-            rows = rows[:max_results]
-        items: MutableSequence[pb.Metric] = [] if into is None else into
-        new_metric = _appender(items)
-        for timestamp, step, value, is_nan, model_id, dataset_name, dataset_digest in rows:
-            metric = new_metric(key=key, value=NAN if is_nan else value, timestamp=timestamp, step=step)
-            if model_id is not None:
-                metric.model_id = model_id
-            if dataset_name is not None:
-                metric.dataset_name = dataset_name
-            if dataset_digest is not None:
-                metric.dataset_digest = dataset_digest
-        next_token = encode_page_token(offset + len(rows)) if more else None
-        return Page(items, next_token)  # type: ignore[arg-type]  # a list, or the caller's field
+            rows = transaction.fetch_all(self._packs, {"run_id": run_id, "key": key})
+        history = merge_packs([unpack(count, data) for count, data, *_ in rows])
+        total = len(history.values)
+        stop = total if max_results is None else min(total, offset + max_results)
+        points = zip(
+            history.timestamps[offset:stop],
+            history.steps[offset:stop],
+            history.values[offset:stop],
+            strict=True,
+        )
+        metrics = [{"key": key, "value": value, "timestamp": t, "step": step} for t, step, value in points]
+        if any(model_id or name or digest for _, _, model_id, name, digest in rows):
+            # Rare: points logged with a model or dataset carry it from their pack.
+            for metric, pack in zip(metrics, history.pack_indexes(offset, stop), strict=True):
+                _, _, model_id, dataset_name, dataset_digest = rows[pack]
+                # Field-number order: dataset_name, dataset_digest, model_id.
+                for field, value in (
+                    ("dataset_name", dataset_name),
+                    ("dataset_digest", dataset_digest),
+                    ("model_id", model_id),
+                ):
+                    if value is not None:
+                        metric[field] = value
+        next_token = encode_page_token(stop) if stop < total else None
+        return Page(metrics, next_token)
 
     def bulk_interval(
         self,
@@ -178,34 +253,29 @@ class MetricRepository:
         if max_results < 1:
             raise InvalidParameter(f"Invalid max_results {max_results}: it must be at least 1")
         unique_ids = list(dict.fromkeys(run_ids))
-        step_range = "".join(
-            condition
-            for condition, bound in (
-                (" AND step >= :start_step", start_step),
-                (" AND step <= :end_step", end_step),
-            )
-            if bound is not None
-        )
         sql = self._db.text(
-            'SELECT run_uuid, step, timestamp, value, is_nan FROM metrics WHERE "key" = :key'
-            f" AND {self._db.in_list('run_uuid', 'run_ids')}{step_range}"
-            " ORDER BY run_uuid, step, timestamp, value"
+            'SELECT run_uuid, point_count, points FROM metric_packs WHERE "key" = :key'
+            f" AND {self._db.in_list('run_uuid', 'run_ids')} ORDER BY run_uuid, pack_id"
         )
-        parameters = {
-            "key": key,
-            "run_ids": self._db.list_value(unique_ids),
-            "start_step": start_step,
-            "end_step": end_step,
-        }
-        per_run: dict[str, list[Any]] = {run_id: [] for run_id in unique_ids}
+        parameters = {"key": key, "run_ids": self._db.list_value(unique_ids)}
+        per_run: dict[str, set[tuple[int, int, float, int]]] = {run_id: set() for run_id in unique_ids}
+        low = start_step if start_step is not None else -(2**63)
+        high = end_step if end_step is not None else 2**63 - 1
         with self._db.transaction(write=False) as transaction:
-            for row in transaction.fetch_all(sql, parameters):
-                per_run[row[0]].append(row)
+            rows = transaction.fetch_all(sql, parameters)
+        for run_id, count, data in rows:
+            pack = unpack(count, data)
+            points = per_run[run_id]
+            for timestamp, step, value in zip(pack.timestamps, pack.steps, pack.values, strict=True):
+                if low <= step <= high:
+                    # Ordered by (step, timestamp, value) here, unlike a history.
+                    _, _, stored, is_nan = sort_key(timestamp, step, value)
+                    points.add((step, timestamp, stored, is_nan))
         sampled: list[pb.MetricWithRunId] = []
         for run_id in unique_ids:
-            rows = per_run[run_id]
-            for index in sample_evenly(len(rows), max_results):
-                _, step, timestamp, value, is_nan = rows[index]
+            ordered = sorted(per_run[run_id])
+            for index in sample_evenly(len(ordered), max_results):
+                step, timestamp, value, is_nan = ordered[index]
                 sampled.append(
                     pb.MetricWithRunId(
                         key=key,

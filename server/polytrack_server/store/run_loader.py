@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from polytrack.v1 import tracking_pb2 as pb
 from polytrack_server.store.database import Database, Transaction
-from polytrack_server.store.messages import NAN, empty_run
+from polytrack_server.store.interface import Plain
+from polytrack_server.store.messages import NAN, empty_run_values
 from polytrack_server.store.schema import INPUT_DESTINATION_RUN, INPUT_SOURCE_DATASET, INPUT_SOURCE_MODEL
 
-# The order `messages.fill_run_info` reads a run's values in.
+# The order `messages.run_info_values` reads a run's values in.
 RUN_COLUMNS: Final = (
     "run_uuid",
     "name",
@@ -57,53 +57,63 @@ class RunLoader:
             f"WHERE {database.in_list('input_uuid', 'ids')} ORDER BY input_uuid, name"
         )
 
-    def load(self, transaction: Transaction, run_ids: Sequence[str]) -> list[pb.Run]:
-        """The runs of `run_ids` that exist, in the order of `run_ids`."""
+    def load(self, transaction: Transaction, run_ids: Sequence[str]) -> list[Plain]:
+        """The runs of `run_ids` that exist, in the order of `run_ids`, as plain `Run` values."""
         if not run_ids:
             return []
         fetch = transaction.fetch_all
         ids = {"ids": self._db.list_value(run_ids)}
-        by_id = {row[0]: empty_run(row) for row in fetch(self._runs, ids)}
+        by_id = {row[0]: empty_run_values(row) for row in fetch(self._runs, ids)}
         if not by_id:
             return []
-        self._add_metrics(fetch(self._metrics, ids), by_id)
+        data = {run_id: run["data"] for run_id, run in by_id.items()}
+        self._add_metrics(fetch(self._metrics, ids), data)
         for sql, field in ((self._params, "params"), (self._tags, "tags")):
             current_id = None
-            add: Any = None
+            entries: list[Plain] = []
             for run_id, key, value in fetch(sql, ids):
                 if run_id != current_id:
-                    current_id, add = run_id, getattr(by_id[run_id].data, field).add
-                add(key=key, value=value)
+                    current_id, entries = run_id, []
+                    data[run_id][field] = entries
+                entries.append({"key": key, "value": value})
         self._add_inputs(transaction, fetch(self._inputs, ids), by_id)
         return [by_id[run_id] for run_id in run_ids if run_id in by_id]
 
     @staticmethod
-    def _add_metrics(rows: list[Any], by_id: dict[str, pb.Run]) -> None:
+    def _add_metrics(rows: list[Any], data: dict[str, Plain]) -> None:
         current_id = None
-        add: Any = None
+        entries: list[Plain] = []
         for run_id, key, value, is_nan, timestamp, step in rows:
             if run_id != current_id:
-                current_id, add = run_id, by_id[run_id].data.metrics.add
-            add(key=key, value=NAN if is_nan else value, timestamp=timestamp, step=step)
+                current_id, entries = run_id, []
+                data[run_id]["metrics"] = entries
+            entries.append(
+                {"key": key, "value": NAN if is_nan else value, "timestamp": timestamp, "step": step}
+            )
 
-    def _add_inputs(self, transaction: Transaction, rows: list[Any], by_id: dict[str, pb.Run]) -> None:
-        dataset_inputs: dict[str, pb.DatasetInput] = {}
+    def _add_inputs(self, transaction: Transaction, rows: list[Any], by_id: dict[str, Plain]) -> None:
+        dataset_inputs: dict[str, Plain] = {}
         for run_id, input_uuid, kind, source_id, name, digest, source_type, source, schema, profile in rows:
-            run_inputs = by_id[run_id].inputs
+            run_inputs = by_id[run_id]["inputs"]
             if kind == INPUT_SOURCE_MODEL:
-                run_inputs.model_inputs.add(model_id=source_id)
+                run_inputs.setdefault("model_inputs", []).append({"model_id": source_id})
             elif kind == INPUT_SOURCE_DATASET and name is not None:
-                dataset_input = run_inputs.dataset_inputs.add()
-                dataset = dataset_input.dataset
-                dataset.name, dataset.digest = name, digest
-                dataset.source_type, dataset.source = source_type, source
+                dataset: Plain = {
+                    "name": name,
+                    "digest": digest,
+                    "source_type": source_type,
+                    "source": source,
+                }
                 if schema is not None:
-                    dataset.schema = schema
+                    dataset["schema"] = schema
                 if profile is not None:
-                    dataset.profile = profile
+                    dataset["profile"] = profile
+                # Tags are added below; an empty list is left out of the JSON like an empty field.
+                dataset_input: Plain = {"tags": [], "dataset": dataset}
+                run_inputs.setdefault("dataset_inputs", []).append(dataset_input)
                 dataset_inputs[input_uuid] = dataset_input
         if not dataset_inputs:
             return
         parameters = {"ids": self._db.list_value(list(dataset_inputs))}
         for input_uuid, name, value in transaction.fetch_all(self._input_tags, parameters):
-            dataset_inputs[input_uuid].tags.add(key=name, value=value)
+            dataset_inputs[input_uuid]["tags"].append({"key": name, "value": value})

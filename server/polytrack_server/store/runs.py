@@ -16,8 +16,8 @@ from polytrack_server.store.database import (
     parse_experiment_id,
 )
 from polytrack_server.store.experiments import artifact_path_join, lifecycle_stages, not_active
-from polytrack_server.store.interface import ACTIVE, DELETED, Page
-from polytrack_server.store.messages import empty_run, run_info_message, run_status_name
+from polytrack_server.store.interface import ACTIVE, DELETED, Page, Plain
+from polytrack_server.store.messages import empty_run_values, run_info_values, run_status_name
 from polytrack_server.store.run_loader import RUN_COLUMNS, RunLoader
 from polytrack_server.store.schema import runs, tags
 from polytrack_server.store.search import (
@@ -122,11 +122,9 @@ class RunRepository:
             transaction.execute_many(
                 self._insert_tag, [{"run_uuid": run_id, "key": k, "value": v} for k, v in all_tags.items()]
             )
-        run = empty_run([row[column] for column in RUN_COLUMNS])
-        add_tag = run.data.tags.add
-        for key, value in sorted(all_tags.items()):
-            add_tag(key=key, value=value)
-        return run
+        run = empty_run_values([row[column] for column in RUN_COLUMNS])
+        run["data"]["tags"] = [{"key": key, "value": value} for key, value in sorted(all_tags.items())]
+        return pb.Run(**run)
 
     def update(
         self, run_id: str, status: int | None, end_time: int | None, run_name: str | None
@@ -155,7 +153,7 @@ class RunRepository:
                     self._upsert_tags, {"run_uuid": run_id, "key": RUN_NAME_TAG, "value": run_name}
                 )
         values.update(changes)
-        return run_info_message([values[column] for column in RUN_COLUMNS])
+        return pb.RunInfo(**run_info_values([values[column] for column in RUN_COLUMNS]))
 
     def delete(self, run_id: str) -> None:
         with self._db.transaction(write=True) as transaction:
@@ -173,7 +171,7 @@ class RunRepository:
             found = self.loader.load(transaction, [run_id])
         if not found:
             raise run_not_found(run_id)
-        return found[0]
+        return pb.Run(**found[0])
 
     def search(
         self,
@@ -183,7 +181,7 @@ class RunRepository:
         max_results: int,
         order_by: Sequence[str],
         page_token: str | None,
-    ) -> Page[pb.Run]:
+    ) -> Page[Plain]:
         if max_results < 1:
             raise InvalidParameter(f"Invalid max_results {max_results}: it must be at least 1")
         numbers = [parse_experiment_id(experiment_id) for experiment_id in experiment_ids]

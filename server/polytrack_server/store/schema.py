@@ -1,7 +1,7 @@
 """Tables of the tracking store (SQLAlchemy Core). The Alembic migrations must build exactly this.
 
-Times are epoch milliseconds and steps any 64-bit integer, hence BigInteger. A metric that is NaN
-is stored as value 0 with `is_nan` set; +/-inf are stored as the largest finite doubles.
+Times are epoch milliseconds and steps any 64-bit integer, hence BigInteger. A latest metric that
+is NaN is stored as value 0 with `is_nan` set; +/-inf are stored as the largest finite doubles.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -123,22 +124,21 @@ Index(
     runs.c.run_uuid,
 )
 
-# Every measurement. The key leads with (run, metric key, timestamp, step, value) so that a history
-# is one ordered index range; identical measurements collapse into one row.
-metrics = Table(
-    "metrics",
+# Every measurement, packed (see metric_packing.py): one row per metric of a run per log call,
+# holding that call's points for the metric (one model and dataset) sorted and without duplicates.
+# A history is its rows in `pack_id` order; duplicates across rows are dropped when read.
+metric_packs = Table(
+    "metric_packs",
     metadata,
+    Column("pack_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False),
     Column("key", String(250), nullable=False),
-    Column("timestamp", BigInteger, nullable=False),
-    Column("step", BigInteger, nullable=False),
-    Column("value", Double, nullable=False),
-    Column("is_nan", Boolean(create_constraint=False), nullable=False),
     Column("model_id", String(256), nullable=True),
     Column("dataset_name", String(500), nullable=True),
     Column("dataset_digest", String(36), nullable=True),
-    PrimaryKeyConstraint("run_uuid", "key", "timestamp", "step", "value", "is_nan"),
-    sqlite_with_rowid=False,
+    Column("point_count", Integer, nullable=False),
+    Column("points", LargeBinary, nullable=False),
+    Index(None, "run_uuid", "key", "pack_id"),
 )
 
 # The measurement with the greatest (step, timestamp, value) of each metric of each run, NaN

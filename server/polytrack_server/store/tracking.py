@@ -7,14 +7,14 @@ the store is built; building it creates the `Default` experiment when missing.
 
 from __future__ import annotations
 
-from collections.abc import MutableSequence, Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 
 from polytrack.v1 import tracking_pb2 as pb
 from polytrack_server.store.database import Database
 from polytrack_server.store.experiments import ExperimentRepository
-from polytrack_server.store.interface import MetricPoint, Page
+from polytrack_server.store.interface import MetricPoint, Page, Plain
 from polytrack_server.store.metrics import MetricRepository
 from polytrack_server.store.run_data import RunDataRepository
 from polytrack_server.store.runs import RunRepository
@@ -102,7 +102,7 @@ class SqlTrackingStore:
         max_results: int,
         order_by: Sequence[str],
         page_token: str | None,
-    ) -> Page[pb.Run]:
+    ) -> Page[Plain]:
         return self._runs.search(experiment_ids, filter_string, view_type, max_results, order_by, page_token)
 
     # --- logging ---------------------------------------------------------------------------------
@@ -131,9 +131,8 @@ class SqlTrackingStore:
         key: str,
         max_results: int | None,
         page_token: str | None,
-        into: MutableSequence[pb.Metric] | None = None,
-    ) -> Page[pb.Metric]:
-        return self._metrics.history(run_id, key, max_results, page_token, into)
+    ) -> Page[Plain]:
+        return self._metrics.history(run_id, key, max_results, page_token)
 
     def get_metric_history_bulk_interval(
         self,

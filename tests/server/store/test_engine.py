@@ -8,11 +8,23 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from polytrack.v1 import tracking_pb2 as pb
 from polytrack_server.errors import InvalidParameter, Unavailable
 from polytrack_server.store.engine import WRITE, create_engine_for, database_errors_as_unavailable
-from polytrack_server.store.interface import MetricPoint
+from polytrack_server.store.interface import MetricPoint, Page
 from polytrack_server.store.migrations import upgrade_database
 from polytrack_server.store.tracking import SqlTrackingStore
+
+
+def search_runs(store, *arguments):
+    """store.search_runs with its plain runs as messages."""
+    page = store.search_runs(*arguments)
+    return Page([pb.Run(**run) for run in page.items], page.next_page_token)
+
+
+def metric_messages(page) -> list[pb.Metric]:
+    """A history page's plain values as messages."""
+    return [pb.Metric(**metric) for metric in page.items]
 
 
 @pytest.mark.parametrize(
@@ -76,7 +88,7 @@ def test_a_store_in_memory_works_end_to_end():
     run_id = store.create_run(experiment_id, "u", "r", 0, []).info.run_id
     store.log_batch(run_id, [MetricPoint("m", 1.0, 1, 0)], [("p", "v")], [])
     assert (
-        store.search_runs([experiment_id], "params.p = 'v'", 1, 10, [], None).items[0].info.run_id == run_id
+        search_runs(store, [experiment_id], "params.p = 'v'", 1, 10, [], None).items[0].info.run_id == run_id
     )
     engine.dispose()
 
@@ -179,7 +191,7 @@ def test_concurrent_writer_threads_never_see_locked_errors(store, run_id):
     assert {tag.key: tag.value for tag in run.data.tags if tag.key.startswith("t")} == {
         f"t{worker}": "39" for worker in range(8)
     }
-    assert len(store.get_metric_history(run_id, "m", None, None).items) == 8 * 40
+    assert len(metric_messages(store.get_metric_history(run_id, "m", None, None))) == 8 * 40
 
 
 def test_concurrent_writer_processes_never_see_locked_errors(tmp_path):
@@ -197,4 +209,4 @@ def test_concurrent_writer_processes_never_see_locked_errors(tmp_path):
     assert [process.returncode for process in processes] == [0, 0, 0], outputs
     run = store.get_run(run_id)
     assert len(run.data.params) == 3 * 25
-    assert len(store.get_metric_history(run_id, "m", None, None).items) == 3 * 25
+    assert len(metric_messages(store.get_metric_history(run_id, "m", None, None))) == 3 * 25

@@ -14,6 +14,11 @@ from polytrack_server.store.interface import MetricPoint
 MAX = sys.float_info.max
 
 
+def metric_messages(page) -> list[pb.Metric]:
+    """A history page's plain values as messages."""
+    return [pb.Metric(**metric) for metric in page.items]
+
+
 def latest(store, run_id: str) -> dict[str, tuple[float, int, int]]:
     return {
         metric.key: (metric.value, metric.timestamp, metric.step)
@@ -24,7 +29,7 @@ def latest(store, run_id: str) -> dict[str, tuple[float, int, int]]:
 def history(store, run_id: str, key: str) -> list[tuple[float, int, int]]:
     return [
         (metric.value, metric.timestamp, metric.step)
-        for metric in store.get_metric_history(run_id, key, None, None).items
+        for metric in metric_messages(store.get_metric_history(run_id, key, None, None))
     ]
 
 
@@ -127,7 +132,7 @@ def test_metric_dataset_and_model_fields_round_trip(store, run_id):
         [],
         [],
     )
-    (metric,) = store.get_metric_history(run_id, "m", None, None).items
+    (metric,) = metric_messages(store.get_metric_history(run_id, "m", None, None))
     assert (metric.model_id, metric.dataset_name, metric.dataset_digest) == ("m-1", "train", "abc")
 
 
@@ -318,7 +323,7 @@ def test_latest_and_dedup_hold_for_any_history(module_experiment, batches):
         assert (step, timestamp) == expected[:2]
         assert math.isnan(value) if not expected[2] else value == expected[3]
         distinct = {(point.timestamp, point.step, *stored(point.value)) for point in mine}
-        assert len(store.get_metric_history(run_id, key, None, None).items) == len(distinct)
+        assert len(metric_messages(store.get_metric_history(run_id, key, None, None))) == len(distinct)
 
 
 def test_nul_characters_are_a_client_error(store, run_id):
@@ -329,5 +334,5 @@ def test_nul_characters_are_a_client_error(store, run_id):
     except InvalidParameter as error:
         assert "NUL" in error.message
     else:
-        history = store.get_metric_history(run_id, "m", None, None).items
+        history = metric_messages(store.get_metric_history(run_id, "m", None, None))
         assert [metric.dataset_digest for metric in history] == ["a\x00b"]

@@ -6,7 +6,13 @@ import pytest
 
 from polytrack.v1 import tracking_pb2 as pb
 from polytrack_server.errors import InvalidParameter
-from polytrack_server.store.interface import MetricPoint
+from polytrack_server.store.interface import MetricPoint, Page
+
+
+def search_runs(store, *arguments):
+    """store.search_runs with its plain runs as messages."""
+    page = store.search_runs(*arguments)
+    return Page([pb.Run(**run) for run in page.items], page.next_page_token)
 
 
 def populate(store, experiment_id: str) -> dict[str, str]:
@@ -71,7 +77,7 @@ def shared(module_store):
 
 
 def search(store, experiment_id, filter_string=None, order_by=(), view_type=1, max_results=100, token=None):
-    return store.search_runs([experiment_id], filter_string, view_type, max_results, list(order_by), token)
+    return search_runs(store, [experiment_id], filter_string, view_type, max_results, list(order_by), token)
 
 
 def names(page) -> list[str]:
@@ -259,21 +265,21 @@ def test_view_types(store, experiment_id, runs):
 def test_several_experiments(store, experiment_id, runs):
     other = store.create_experiment("other", None, [])
     store.create_run(other, "u", "e", 1, [])
-    page = store.search_runs([experiment_id, other, "987654", experiment_id], None, 1, 100, [], None)
+    page = search_runs(store, [experiment_id, other, "987654", experiment_id], None, 1, 100, [], None)
     assert sorted(names(page)) == ["a", "b", "c", "d", "e"]
-    assert names(store.search_runs([other], None, 1, 100, [], None)) == ["e"]
+    assert names(search_runs(store, [other], None, 1, 100, [], None)) == ["e"]
 
 
 def test_no_or_unknown_experiments_find_nothing(shared):
     store = shared[0]
-    assert store.search_runs([], None, 1, 100, [], None).items == []
-    assert store.search_runs(["987654", "99999999999999"], None, 1, 100, [], None).items == []
+    assert search_runs(store, [], None, 1, 100, [], None).items == []
+    assert search_runs(store, ["987654", "99999999999999"], None, 1, 100, [], None).items == []
 
 
 def test_bad_experiment_ids_and_tokens(shared):
     store, experiment_id, _ = shared
     with pytest.raises(InvalidParameter, match="Invalid experiment ID"):
-        store.search_runs([experiment_id, "x"], None, 1, 100, [], None)
+        search_runs(store, [experiment_id, "x"], None, 1, 100, [], None)
     with pytest.raises(InvalidParameter, match="Invalid page token"):
         search(store, experiment_id, token="bad")
     with pytest.raises(InvalidParameter, match="max_results"):
