@@ -3,18 +3,29 @@ through MLflow's artifact proxy, measuring throughput and the memory growth of c
 
     python bench/artifacts.py [--size-mb 1024] [--output bench/artifacts_results.json] [--skip-mlflow]
 
-Every transfer runs in a fresh client process (polytrack's client for polytrack; the official
-mlflow client, `log_artifact` / `mlflow.artifacts.download_artifacts`, in the MLflow virtualenv
-for MLflow), so its peak RSS is its own. Server memory is sampled from /proc every 20 ms over the
-server's whole process tree; growth = peak during the transfer - RSS just before it. Each server
-gets a fresh SQLite database and artifact destination, and runs with one worker. The MLflow
-virtualenv is $POLYTRACK_BENCH_MLFLOW_VENV, else /work/cache/mlflow-venv.
+Two comparisons, each with the same kind of client on both sides:
+
+* SDK: every transfer runs in a fresh client process (polytrack's client for polytrack; the
+  official mlflow client, `log_artifact` / `mlflow.artifacts.download_artifacts`, in the MLflow
+  virtualenv for MLflow), so its peak RSS is its own. This is what a user of each SDK gets.
+* curl: the same `curl` binary PUTs and GETs the file on both servers' REST artifact proxies
+  (the timed GET writes to /dev/null). Python clients, and writing a gigabyte to the client's
+  disk, cost more per byte than a fast server does to serve it, so only a client that is not
+  itself the bottleneck measures the servers. The servers' CPU time per transfer is recorded too:
+  on a shared machine it is steadier than wall-clock throughput.
+
+Server memory is sampled from /proc every 20 ms over the server's whole process tree; growth =
+peak during the transfer - RSS just before it. Each server gets a fresh SQLite database and
+artifact destination, and runs with one worker. The MLflow virtualenv is
+$POLYTRACK_BENCH_MLFLOW_VENV, else /work/cache/mlflow-venv. The 1-minute load average before and
+after each transfer is recorded: the figures are only comparable on an otherwise idle machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import filecmp
 import json
 import os
 import re
@@ -85,9 +96,12 @@ print(json.dumps(result))
 """
 
 
-def _session_rss(session: int) -> int:
-    """Total resident memory of the processes of one session."""
-    total = 0
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _session_usage(session: int) -> tuple[int, float]:
+    """Total resident memory (bytes) and CPU time so far (seconds) of the processes of one session."""
+    rss, cpu = 0, 0.0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -99,19 +113,26 @@ def _session_rss(session: int) -> int:
             status = Path(f"/proc/{entry}/status").read_text()
         except (OSError, ValueError):
             continue
+        cpu += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
-                total += int(line.split()[1]) * 1024
-    return total
+                rss += int(line.split()[1]) * 1024
+    return rss, cpu
+
+
+def _session_rss(session: int) -> int:
+    return _session_usage(session)[0]
 
 
 class RssSampler:
-    """Peak RSS of a session while the `with` block runs, sampled every 20 ms."""
+    """Peak RSS of a session while the `with` block runs, sampled every 20 ms, and the CPU time
+    its processes used meanwhile."""
 
     def __init__(self, session: int) -> None:
         self.session = session
-        self.before = _session_rss(session)
+        self.before, self._cpu_before = _session_usage(session)
         self.peak = self.before
+        self.cpu_seconds = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -126,7 +147,9 @@ class RssSampler:
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, _session_rss(self.session))
+        rss, cpu = _session_usage(self.session)
+        self.peak = max(self.peak, rss)
+        self.cpu_seconds = cpu - self._cpu_before
 
 
 def _free_port() -> int:
@@ -216,16 +239,19 @@ def measure(
     label: str, python: str, script: str, uri: str, session: int, payload: Path, workdir: Path
 ) -> dict[str, Any]:
     size = payload.stat().st_size
+    loads = [_load()]
     with RssSampler(session) as up_memory:
         upload = _client(python, script, uri, "upload", "", payload)
+    loads.append(_load())
     out = workdir / f"download-{label}"
     with RssSampler(session) as down_memory:
         download = _client(python, script, uri, "download", upload["run_id"], out)
+    loads.append(_load())
     downloaded = out / "payload.bin"
     if downloaded.stat().st_size != size:
         raise RuntimeError(f"{label}: downloaded {downloaded.stat().st_size} bytes, expected {size}")
     shutil.rmtree(out)
-    row = {}
+    row: dict[str, Any] = {"load_average_1m": loads}
     for name, timing, memory in (("upload", upload, up_memory), ("download", download, down_memory)):
         row[name] = {
             "seconds": round(timing["seconds"], 3),
@@ -233,9 +259,70 @@ def measure(
             "client_rss_growth_mib": round(timing["client_rss_growth"] / MIB, 1),
             "client_peak_rss_mib": round(timing["client_peak"] / MIB, 1),
             "server_rss_growth_mib": round((memory.peak - memory.before) / MIB, 1),
+            "server_cpu_seconds": round(memory.cpu_seconds, 2),
         }
     print(f"{label}: {json.dumps(row)}", flush=True)
     return row
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def _curl(arguments: list[str]) -> float:
+    """Run curl; the seconds it reports for the whole transfer."""
+    finished = subprocess.run(
+        ["curl", "--silent", "--show-error", "--fail", "--write-out", "%{time_total}", *arguments],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if finished.returncode != 0:
+        raise RuntimeError(f"curl {' '.join(arguments)} failed: {finished.stderr.strip()}")
+    return float(finished.stdout.strip().splitlines()[-1])
+
+
+def measure_curl(label: str, base_url: str, session: int, payload: Path, workdir: Path) -> dict[str, Any]:
+    """Upload and download `payload` through a REST artifact proxy with curl."""
+    size = payload.stat().st_size
+    url = f"{base_url}/api/2.0/mlflow-artifacts/artifacts/bench-curl/{label}/payload.bin"
+    out = workdir / f"curl-{label}.bin"
+    row: dict[str, Any] = {}
+    loads = [_load()]
+    with RssSampler(session) as up_memory:
+        up_seconds = _curl(["--upload-file", str(payload), "--output", "/dev/null", url])
+    loads.append(_load())
+    with RssSampler(session) as down_memory:
+        down_seconds = _curl(["--output", "/dev/null", url])
+    loads.append(_load())
+    # Fetched again into a file only to check the bytes: the timed download above goes to
+    # /dev/null, so that the client's disk (not a server) is not what gets measured.
+    _curl(["--output", str(out), url])
+    if not filecmp.cmp(out, payload, shallow=False):
+        raise RuntimeError(f"{label}: curl downloaded different bytes than were uploaded")
+    out.unlink()
+    for name, seconds, memory in (("upload", up_seconds, up_memory), ("download", down_seconds, down_memory)):
+        row[name] = {
+            "seconds": round(seconds, 3),
+            "throughput_mib_s": round(size / MIB / seconds, 1),
+            "server_rss_growth_mib": round((memory.peak - memory.before) / MIB, 1),
+            "server_cpu_seconds": round(memory.cpu_seconds, 2),
+        }
+    row["load_average_1m"] = loads
+    print(f"{label} (curl): {json.dumps(row)}", flush=True)
+    return row
+
+
+def _speedups(rows: dict[str, Any], reference: str) -> dict[str, float]:
+    baseline = rows[reference]
+    return {
+        f"{name}.{direction}": round(
+            row[direction]["throughput_mib_s"] / baseline[direction]["throughput_mib_s"], 2
+        )
+        for name, row in rows.items()
+        if name != reference
+        for direction in ("upload", "download")
+    }
 
 
 def main() -> int:
@@ -243,11 +330,19 @@ def main() -> int:
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--output", default=str(REPO / "bench" / "artifacts_results.json"))
     parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument("--skip-curl", action="store_true", help="only the SDK comparison")
     args = parser.parse_args()
     venv = Path(os.environ.get("POLYTRACK_BENCH_MLFLOW_VENV", "/work/cache/mlflow-venv"))
     mlflow_python = venv / "bin" / "python"
     run_mlflow = not args.skip_mlflow and mlflow_python.exists()
-    results: dict[str, Any] = {"file_size_mib": args.size_mb, "results": {}}
+    run_curl = not args.skip_curl and shutil.which("curl") is not None
+    results: dict[str, Any] = {
+        "file_size_mib": args.size_mb,
+        "cpus": os.cpu_count(),
+        "load_average_at_start": [round(value, 2) for value in os.getloadavg()],
+        "results": {},
+        "curl": {},
+    }
     with tempfile.TemporaryDirectory(prefix="bench-artifacts-") as scratch:
         workdir = Path(scratch)
         payload = workdir / "payload.bin"
@@ -262,6 +357,10 @@ def main() -> int:
                     f"polytrack-{transport}", sys.executable, POLYTRACK_CLIENT, endpoints[transport],
                     process.pid, payload, workdir,
                 )  # fmt: skip
+            if run_curl:
+                results["curl"]["polytrack-rest"] = measure_curl(
+                    "polytrack-rest", endpoints["rest"], process.pid, payload, workdir
+                )
         if run_mlflow:
             with server("mlflow", workdir, mlflow_python) as (process, endpoints):
                 results["results"]["mlflow-rest"] = measure(
@@ -273,16 +372,15 @@ def main() -> int:
                     payload,
                     workdir,
                 )
+                if run_curl:
+                    results["curl"]["mlflow-rest"] = measure_curl(
+                        "mlflow-rest", endpoints["rest"], process.pid, payload, workdir
+                    )
+    results["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
     if "mlflow-rest" in results["results"]:
-        reference = results["results"]["mlflow-rest"]
-        results["speedup_vs_mlflow"] = {
-            f"{name}.{direction}": round(
-                row[direction]["throughput_mib_s"] / reference[direction]["throughput_mib_s"], 2
-            )
-            for name, row in results["results"].items()
-            if name != "mlflow-rest"
-            for direction in ("upload", "download")
-        }
+        results["speedup_vs_mlflow"] = _speedups(results["results"], "mlflow-rest")
+    if "mlflow-rest" in results["curl"]:
+        results["curl_speedup_vs_mlflow"] = _speedups(results["curl"], "mlflow-rest")
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
     return 0

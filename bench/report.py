@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,7 +96,16 @@ def _verdict(passed: bool | None) -> str:
     return "—" if passed is None else ("**pass**" if passed else "**FAIL**")
 
 
-def render_markdown(results: dict[str, Any]) -> str:
+_KEPT = re.compile(r"<!-- kept:(?P<name>[\w-]+) -->.*?<!-- /kept:(?P=name) -->\n", re.DOTALL)
+
+
+def kept_sections(previous: str) -> list[str]:
+    """Sections of an earlier report written by other benchmarks (bench/artifacts.py, the Java
+    client's), marked `<!-- kept:NAME -->` ... `<!-- /kept:NAME -->`: a new run keeps them."""
+    return [match.group(0) for match in _KEPT.finditer(previous)]
+
+
+def render_markdown(results: dict[str, Any], kept: list[str] | None = None) -> str:
     m = results["machine"]
     servers = results["servers"]
     labels = {name: servers[name].get("label", name) for name in servers}
@@ -190,6 +200,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         lines += [
             f"- {label} / {workload}: `{str(err).splitlines()[0][:300]}`" for label, workload, err in errors
         ]
+    for section in kept or []:
+        lines += ["", section.rstrip("\n")]
     lines += [
         "",
         "## How to reproduce",
@@ -227,7 +239,8 @@ def main() -> None:
 
     source = Path(sys.argv[1])
     target = Path(sys.argv[2]) if len(sys.argv) > 2 else source.with_name("RESULTS.md")
-    target.write_text(render_markdown(json.loads(source.read_text())))
+    previous = target.read_text() if target.exists() else ""
+    target.write_text(render_markdown(json.loads(source.read_text()), kept_sections(previous)))
     print(f"wrote {target}")
 
 

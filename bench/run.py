@@ -25,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from client import RestClient
-from report import POLYTRACK, absolute_checks, compare, render_markdown
+from report import POLYTRACK, absolute_checks, compare, kept_sections, render_markdown
 from servers import (
     REPO,
     RunningServer,
@@ -246,8 +246,13 @@ def main(argv: list[str] | None = None) -> int:
 
     results["comparison"] = compare(results)
     results["absolute"] = absolute_checks(results)
+    if json_path.exists():
+        # Figures other benchmarks put beside ours (e.g. "artifacts") stay.
+        previous_results = json.loads(json_path.read_text())
+        results.update({key: value for key, value in previous_results.items() if key not in results})
     json_path.write_text(json.dumps(results, indent=2) + "\n")
-    args.output.write_text(render_markdown(results))
+    previous = args.output.read_text() if args.output.exists() else ""
+    args.output.write_text(render_markdown(results, kept_sections(previous)))
     print(f"\nwrote {args.output} and {json_path}")
     for name, row in results["comparison"].items():
         ratio = "—" if row["ratio"] is None else f"{row['ratio']:.1f}x"

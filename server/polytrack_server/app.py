@@ -55,31 +55,56 @@ class Application:
     methods: list[RpcMethod]
     invoker: Invoker
     gateway: ASGIApp
+    # The model registry's engine when `registry_store_uri` names another database, else None.
+    registry_engine: Engine | None = None
 
     def close(self) -> None:
         self.invoker.shutdown()
         self.engine.dispose()
+        if self.registry_engine is not None:
+            self.registry_engine.dispose()
 
 
-def build_services(config: ServerConfig, engine: Engine) -> Mapping[ServiceDescriptor, Any]:
+def open_registry_engine(config: ServerConfig, engine: Engine, *, migrate: bool = True) -> Engine | None:
+    """An engine of its own (migrated here unless `migrate` is False) when `registry_store_uri`
+    names another database than the backend store, else None: the registry shares `engine`.
+    Its owner disposes it."""
+    if config.effective_registry_store_uri == config.backend_store_uri:
+        return None
+    registry_engine = create_engine_for(config.effective_registry_store_uri)
+    if migrate:
+        try:
+            upgrade_database(registry_engine)
+        except BaseException:
+            registry_engine.dispose()
+            raise
+    return registry_engine
+
+
+def build_services(
+    config: ServerConfig, engine: Engine, registry_engine: Engine | None = None
+) -> Mapping[ServiceDescriptor, Any]:
+    """The servicers over `engine`; the registry's over `registry_engine` when given (see
+    `open_registry_engine`; the caller disposes it). Without one, a registry store of its own is
+    opened here as needed, and lives as long as the process (`build_application` passes one)."""
+    if registry_engine is None:
+        registry_engine = open_registry_engine(config, engine)
     tracking_store = SqlTrackingStore(engine, config.effective_default_artifact_root)
     roots = artifact_roots_for(config.artifacts_destination_path, config.effective_default_artifact_root)
     return {
         TRACKING_SERVICE: TrackingServicer(tracking_store, roots),
         ARTIFACTS_SERVICE: ArtifactsServicer(roots, tracking_store, serving=config.serve_artifacts),
-        REGISTRY_SERVICE: build_registry_servicer(config, engine, tracking_store),
+        REGISTRY_SERVICE: build_registry_servicer(
+            config, registry_engine if registry_engine is not None else engine, tracking_store
+        ),
     }
 
 
 def build_registry_servicer(
-    config: ServerConfig, engine: Engine, tracking_store: SqlTrackingStore
+    config: ServerConfig, registry_engine: Engine, tracking_store: SqlTrackingStore
 ) -> ModelRegistryServicer:
-    """The registry on the backend store's engine, or on an engine (migrated here) of its own when
-    `registry_store_uri` names another database."""
-    registry_engine = engine
-    if config.effective_registry_store_uri != config.backend_store_uri:
-        registry_engine = create_engine_for(config.effective_registry_store_uri)
-        upgrade_database(registry_engine)
+    """The registry over `registry_engine`, accepting model version sources under the default
+    artifact root and the configured `model_source_roots` (besides runs' artifact roots)."""
     store = SqlRegistryStore(registry_engine, tracking_store)
     roots = (config.effective_default_artifact_root, *config.model_source_roots)
     sources = SourcePolicy(roots, store.run_artifact_uri, store.get_model_version_download_uri)
@@ -89,16 +114,24 @@ def build_registry_servicer(
 def build_application(config: ServerConfig, *, migrate: bool = True) -> Application:
     """Open (and by default migrate) the database and build both edges' shared parts."""
     engine = create_engine_for(config.backend_store_uri)
-    if migrate:
-        upgrade_database(engine)
-    services = build_services(config, engine)
+    registry_engine: Engine | None = None
+    try:
+        if migrate:
+            upgrade_database(engine)
+        registry_engine = open_registry_engine(config, engine, migrate=migrate)
+        services = build_services(config, engine, registry_engine)
+    except BaseException:
+        engine.dispose()
+        if registry_engine is not None:
+            registry_engine.dispose()
+        raise
     methods = bind_services(services)
     invoker = Invoker()
     artifacts: ArtifactsServicer = services[ARTIFACTS_SERVICE]
     gateway: ASGIApp = build_gateway(methods, invoker, artifact_routes(artifacts.destination))
     if not config.serve_artifacts:
         gateway = ArtifactsDisabled(gateway)
-    return Application(config, engine, methods, invoker, gateway)
+    return Application(config, engine, methods, invoker, gateway, registry_engine)
 
 
 def _listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
@@ -164,16 +197,15 @@ def _run_worker(config: ServerConfig, announce: bool) -> None:
 def run(config: ServerConfig) -> None:
     """Run the server until interrupted: in this process, or as `config.workers` processes.
 
-    With several workers the database is migrated once here, then each worker serves both ports
+    With several workers the databases are migrated once here, then each worker serves both ports
     (SO_REUSEPORT); the parent forwards SIGINT/SIGTERM to each worker, which drains and stops.
     """
     config.validate()
     if config.workers == 1:
         _run_loop(config, migrate=True, announce=True)
         return
-    engine = create_engine_for(config.backend_store_uri)
-    upgrade_database(engine)
-    engine.dispose()
+    # Migrate once here (workers start with migrate=False), the registry's own database included.
+    build_application(config, migrate=True).close()
     context = multiprocessing.get_context("spawn")
     workers = [
         context.Process(target=_run_worker, args=(config, index == 0), name=f"polytrack-worker-{index}")

@@ -60,8 +60,9 @@ _RETRYABLE_STATUSES = frozenset({408, 429})
 
 
 class Item(NamedTuple):
-    """One logged value. For METRIC: key, value (float), timestamp (ms), step; PARAM/TAG: key and
-    value (str); END: key is the final status name and timestamp the end time (ms)."""
+    """One logged value. For METRIC: key, value (float), timestamp (ms), step, and optionally the
+    model and dataset the measurement is about; PARAM/TAG: key and value (str); END: key is the
+    final status name and timestamp the end time (ms)."""
 
     run_id: str
     kind: int
@@ -69,6 +70,9 @@ class Item(NamedTuple):
     value: float | str
     timestamp: int = 0
     step: int = 0
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
 
     def describe(self) -> str:
         """A short human description, e.g. "metric 'loss' (step 3)"."""
@@ -245,7 +249,13 @@ class BatchClient(Protocol):
 def metric_message(item: Item) -> tracking_pb2.Metric:
     """The Metric message of a METRIC item."""
     return tracking_pb2.Metric(
-        key=item.key, value=float(item.value), timestamp=item.timestamp, step=item.step
+        key=item.key,
+        value=float(item.value),
+        timestamp=item.timestamp,
+        step=item.step,
+        model_id=item.model_id,
+        dataset_name=item.dataset_name,
+        dataset_digest=item.dataset_digest,
     )
 
 

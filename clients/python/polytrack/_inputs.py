@@ -1,4 +1,4 @@
-"""Turning what users pass to `log_input` into the `DatasetInput` entity `Client.log_inputs` takes.
+"""Turning what users pass to `log_input(s)` and `log_metric(s)` into what the client sends.
 
 Accepted: `polytrack.Dataset` (the entity), `polytrack.v1` `Dataset` / `DatasetInput` messages, and
 any object with `name`, `digest` and optionally `source_type`, `source`, `schema`, `profile`
@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
-from polytrack.entities import Dataset, DatasetInput, InputTag
+from polytrack._batches import METRIC, Item
+from polytrack.entities import Dataset, DatasetInput, InputTag, LoggedModelInput
+from polytrack.errors import PolytrackException
 from polytrack.v1 import tracking_pb2
 
-__all__ = ["CONTEXT_TAG", "dataset_input"]
+__all__ = ["CONTEXT_TAG", "dataset_input", "metric_dataset", "metric_items", "metric_value", "model_input"]
 
 CONTEXT_TAG = "mlflow.data.context"
 
@@ -65,6 +68,21 @@ def _dataset_of(value: Any) -> Dataset:
     )
 
 
+def metric_dataset(value: Any) -> tuple[str | None, str | None]:
+    """The (dataset_name, dataset_digest) a metric logged with `dataset=value` refers to: those of
+    any value `log_input` takes (its digest computed the same way when it has none); (None, None)
+    for None."""
+    if value is None:
+        return None, None
+    if isinstance(value, DatasetInput):
+        dataset = value.dataset
+    elif isinstance(value, tracking_pb2.DatasetInput):
+        dataset = Dataset.from_proto(value.dataset)
+    else:
+        dataset = _dataset_of(value)
+    return dataset.name, dataset.digest
+
+
 def dataset_input(
     value: Any, context: str | None = None, tags: Mapping[str, Any] | None = None
 ) -> DatasetInput:
@@ -82,3 +100,60 @@ def dataset_input(
         return base
     kept = tuple(tag for tag in base.tags if tag.key not in extra)
     return DatasetInput(base.dataset, kept + tuple(InputTag(key, value) for key, value in extra.items()))
+
+
+def model_input(value: Any) -> LoggedModelInput:
+    """The LoggedModelInput for `value`: one, a model id, or an object with a `model_id`."""
+    if isinstance(value, LoggedModelInput):
+        return value
+    model_id = value if isinstance(value, str) else getattr(value, "model_id", None)
+    if not isinstance(model_id, str) or not model_id:
+        raise TypeError(
+            f"a model input is a polytrack.LoggedModelInput or an object with a `model_id`; "
+            f"got {type(value).__name__}"
+        )
+    return LoggedModelInput(model_id)
+
+
+def metric_value(key: str, value: Any) -> float:
+    """`value` as a metric's float, refusing what is not a number (booleans included)."""
+    if isinstance(value, bool) or not hasattr(value, "__float__"):
+        raise PolytrackException(
+            f"Got invalid value {value!r} for metric {key!r}: a number (64-bit float) is required",
+            "INVALID_PARAMETER_VALUE",
+        )
+    return float(value)
+
+
+def metric_items(
+    target: str,
+    metrics: Mapping[str, Any],
+    timestamp: int | None,
+    step: int | None,
+    model_id: str | None,
+    dataset: Any,
+) -> list[Item]:
+    """METRIC items of `target` run for `metrics` (key -> number) at one timestamp (now by default)
+    and step (0 by default), about the logged model `model_id` and the dataset `dataset`."""
+    when = int(time.time() * 1000) if timestamp is None else int(timestamp)
+    at = 0 if step is None else int(step)
+    dataset_name, dataset_digest = metric_dataset(dataset)
+    if model_id is not None and not isinstance(model_id, str):
+        raise PolytrackException(
+            f"model_id must be a string (a logged model's id), got {type(model_id).__name__}",
+            "INVALID_PARAMETER_VALUE",
+        )
+    return [
+        Item(
+            target,
+            METRIC,
+            key,
+            metric_value(key, value),
+            when,
+            at,
+            model_id=model_id or None,
+            dataset_name=dataset_name,
+            dataset_digest=dataset_digest,
+        )
+        for key, value in metrics.items()
+    ]

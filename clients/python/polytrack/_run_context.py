@@ -214,6 +214,15 @@ class FluentState:
 state = FluentState()
 
 
+def _reset_lock_in_child() -> None:
+    # Another thread of the parent may have held the lock when it forked; it never releases it here.
+    state.lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_lock_in_child)
+
+
 def _exit_status() -> str:
     """The status of runs still active at exit: KILLED after Ctrl-C, FAILED after an uncaught error
     (the interpreter records it in `sys.last_value` before running exit handlers), else FINISHED."""

@@ -8,6 +8,9 @@ Format (JSON lines, UTF-8; floats that JSON cannot carry are written "NaN", "Inf
 
     {"polytrack_spool": 1, "tracking_uri": "...", "run_id": "...", "pid": 123, "created_ms": ...}
     {"log": {"metrics": [[key, value, timestamp, step], ...], "params": [[k, v]], "tags": [[k, v]]}}
+
+A metric logged with a model or dataset has a fifth element:
+`{"model_id": ..., "dataset_name": ..., "dataset_digest": ...}` (only the fields that are set).
     {"end": {"status": "FINISHED", "end_time": 1700000000000}}
 
 Durability: the file is created exclusively (O_EXCL) and its folder fsynced; every append is one
@@ -104,12 +107,23 @@ def _fsync_directory(path: Path) -> None:
         os.close(descriptor)
 
 
+_METRIC_LINKS = ("model_id", "dataset_name", "dataset_digest")
+
+
+def _metric_record(metric: Item) -> list[Any]:
+    record: list[Any] = [metric.key, json_number(float(metric.value)), metric.timestamp, metric.step]
+    links = {name: getattr(metric, name) for name in _METRIC_LINKS if getattr(metric, name) is not None}
+    if links:
+        record.append(links)
+    return record
+
+
 def _record_of(request: Request) -> dict[str, Any]:
     if isinstance(request, EndRequest):
         return {"end": {"status": request.status, "end_time": request.end_time}}
     body: dict[str, list[list[Any]]] = {}
     if request.metrics:
-        body["metrics"] = [[m.key, json_number(float(m.value)), m.timestamp, m.step] for m in request.metrics]
+        body["metrics"] = [_metric_record(m) for m in request.metrics]
     if request.params:
         body["params"] = [[p.key, str(p.value)] for p in request.params]
     if request.tags:
@@ -198,8 +212,17 @@ def _request_from_record(run_id: str, record: Any) -> Request:
         return EndRequest(run_id, str(end["status"]), int(end["end_time"]))
     body = record["log"]
     request = LogRequest(run_id)
-    for key, value, timestamp, step in body.get("metrics", ()):
-        point = Item(run_id, METRIC, str(key), number_from_json(value), int(timestamp), int(step))
+    for key, value, timestamp, step, *more in body.get("metrics", ()):
+        links = more[0] if more and isinstance(more[0], dict) else {}
+        point = Item(
+            run_id,
+            METRIC,
+            str(key),
+            number_from_json(value),
+            int(timestamp),
+            int(step),
+            **{name: str(links[name]) for name in _METRIC_LINKS if links.get(name) is not None},
+        )
         request.metrics.append(point)
     for key, value in body.get("params", ()):
         request.params.append(Item(run_id, PARAM, str(key), str(value)))

@@ -13,8 +13,10 @@ and opens its transport on first use, so creating one is cheap and never fails o
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -109,6 +111,13 @@ class Client(ArtifactMethods, RegistryMethods):
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._closed = False
+        _live_clients.add(self)
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's writer thread does not exist here, and the lock may have been held by
+        # another of its threads: start afresh (the transport resets itself).
+        self._lock = threading.Lock()
+        self._executor = None
 
     # --- plumbing ------------------------------------------------------------------------------
     @property
@@ -495,3 +504,16 @@ class Client(ArtifactMethods, RegistryMethods):
             "GetMetricHistoryBulkInterval", request, api.GetMetricHistoryBulkIntervalResponse
         )
         return [Metric.from_proto(metric) for metric in response.metrics]
+
+
+# Every Client of this process that is still referenced, for resetting after os.fork().
+_live_clients: weakref.WeakSet[Client] = weakref.WeakSet()
+
+
+def _reset_clients_in_child() -> None:
+    for client in list(_live_clients):
+        client._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_clients_in_child)

@@ -25,9 +25,9 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from polytrack._batches import END, METRIC, PARAM, TAG, Item, plan_requests, send
+from polytrack._batches import END, PARAM, TAG, Item, plan_requests, send
 from polytrack._context_tags import context_tags
-from polytrack._inputs import dataset_input
+from polytrack._inputs import dataset_input, metric_items, model_input
 from polytrack._run_context import ActiveRun, Connection, state
 from polytrack._search_frame import runs_to_frame
 from polytrack.client import SEARCH_MAX_RESULTS_DEFAULT
@@ -354,15 +354,6 @@ def delete_run(run_id: str) -> None:
 
 
 # --- logging ---------------------------------------------------------------------------------------
-def _metric_value(key: str, value: Any) -> float:
-    if isinstance(value, bool) or not hasattr(value, "__float__"):
-        raise PolytrackException(
-            f"Got invalid value {value!r} for metric {key!r}: a number (64-bit float) is required",
-            "INVALID_PARAMETER_VALUE",
-        )
-    return float(value)
-
-
 def _deliver(connection: Connection, items: list[Item], synchronous: bool | None) -> None:
     if not synchronous:
         connection.queue.put_many(items)
@@ -379,20 +370,18 @@ def log_metric(
     synchronous: bool | None = None,
     timestamp: int | None = None,
     run_id: str | None = None,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
     """Log one measurement of a metric (step 0 and now by default) to the active run or `run_id`.
 
+    `model_id` names the logged model the measurement is about; `dataset` (any object with `name`
+    and `digest`, such as a `polytrack.Dataset` or an MLflow dataset) the dataset it was computed
+    on: both are stored with the point (`Metric.model_id`, `dataset_name`, `dataset_digest`).
     Queued (returns at once) unless `synchronous=True`, which sends it now and raises its error.
     """
     target, connection = _target(run_id)
-    item = Item(
-        target,
-        METRIC,
-        key,
-        _metric_value(key, value),
-        _now_ms() if timestamp is None else int(timestamp),
-        0 if step is None else int(step),
-    )
+    (item,) = metric_items(target, {key: value}, timestamp, step, model_id, dataset)
     if synchronous:
         _deliver(connection, [item], True)
     else:
@@ -405,13 +394,12 @@ def log_metrics(
     synchronous: bool | None = None,
     run_id: str | None = None,
     timestamp: int | None = None,
+    model_id: str | None = None,
+    dataset: Any = None,
 ) -> None:
-    """Log several metrics at one step and timestamp (see `log_metric`)."""
+    """Log several metrics at one step and timestamp, with one model and dataset (see `log_metric`)."""
     target, connection = _target(run_id)
-    when = _now_ms() if timestamp is None else int(timestamp)
-    at = 0 if step is None else int(step)
-    items = [Item(target, METRIC, key, _metric_value(key, value), when, at) for key, value in metrics.items()]
-    _deliver(connection, items, synchronous)
+    _deliver(connection, metric_items(target, metrics, timestamp, step, model_id, dataset), synchronous)
 
 
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
@@ -447,22 +435,34 @@ def delete_tag(key: str) -> None:
 
 
 def log_input(
-    dataset: Any,
+    dataset: Any = None,
     context: str | None = None,
     tags: Mapping[str, Any] | None = None,
+    model: Any = None,
 ) -> None:
     """Record that the active run used `dataset` (a `polytrack.Dataset`, a `polytrack.v1` Dataset or
     DatasetInput, or any object with name/digest/source_type/source/schema/profile), for `context`
-    (e.g. "training", stored as the input tag `mlflow.data.context`). Sent immediately."""
-    log_inputs([dataset], [context], [tags])
+    (e.g. "training", stored as the input tag `mlflow.data.context`), and/or the logged `model` (a
+    `polytrack.LoggedModelInput`, or anything with a `model_id`). Sent immediately."""
+    if dataset is None and model is None:
+        raise PolytrackException("log_input needs a dataset or a model", "INVALID_PARAMETER_VALUE")
+    log_inputs(
+        [dataset] if dataset is not None else None,
+        [context] if dataset is not None else None,
+        [tags] if dataset is not None else None,
+        [model] if model is not None else None,
+    )
 
 
 def log_inputs(
-    datasets: Sequence[Any],
+    datasets: Sequence[Any] | None = None,
     contexts: Sequence[str | None] | None = None,
     tags_list: Sequence[Mapping[str, Any] | None] | None = None,
+    models: Sequence[Any] | None = None,
 ) -> None:
-    """Record several dataset inputs at once (see `log_input`); lists are matched by position."""
+    """Record several dataset inputs (see `log_input`) and logged model inputs at once; `datasets`,
+    `contexts` and `tags_list` are matched by position. `None` entries are skipped."""
+    datasets = list(datasets or ())
     count = len(datasets)
     if (contexts is not None and len(contexts) != count) or (
         tags_list is not None and len(tags_list) != count
@@ -477,9 +477,13 @@ def log_inputs(
             tags_list[index] if tags_list is not None else None,
         )
         for index, dataset in enumerate(datasets)
+        if dataset is not None
     ]
+    model_inputs = [model_input(model) for model in models or () if model is not None]
+    if not inputs and not model_inputs:
+        return
     target, connection = _target(None)
-    connection.client.log_inputs(target, datasets=inputs)
+    connection.client.log_inputs(target, datasets=inputs, models=model_inputs)
 
 
 def flush(timeout: float | None = None) -> None:

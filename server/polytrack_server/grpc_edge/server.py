@@ -30,10 +30,17 @@ log = logging.getLogger("polytrack.grpc")
 
 ERROR_DOMAIN = "polytrack.dev"
 INTERNAL_ERROR_MESSAGE = "Internal server error; see the server log for details"
-# MLflow's log-batch and metric-history payloads can exceed gRPC's 4 MiB default.
+# Bytes of a client stream (an artifact upload) the transport accepts ahead of the servicer.
+STREAM_RECEIVE_WINDOW = 4 * 1024 * 1024
+# MLflow's log-batch and metric-history payloads can exceed gRPC's 4 MiB default. The receive
+# window is fixed: with bandwidth-delay probing on, gRPC keeps growing it while a fast client feeds
+# a slower servicer (one writing to disk on a busy machine), and holds that much of the upload in
+# memory; tests/server/grpc_edge/test_stream_flow_control.py measures the bound.
 DEFAULT_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", -1),
+    ("grpc.http2.bdp_probe", 0),
+    ("grpc.http2.lookahead_bytes", STREAM_RECEIVE_WINDOW),
 )
 
 HandlerFactory = Callable[[RpcMethod, Invoker], grpc.RpcMethodHandler]

@@ -113,9 +113,11 @@ class ArtifactsServicer:
                     raise InvalidParameter(
                         "Only the first message of an upload may carry 'path' and 'run_id'."
                     )
-                if message.data:
-                    writer.write(message.data)
-                    digest.update(message.data)
+                # Each read of a bytes field copies it: read it once.
+                data = message.data
+                if data:
+                    writer.write(data)
+                    digest.update(data)
                 if message.HasField("sha256"):
                     expected = message.sha256.lower()
                 message = next(requests, None)

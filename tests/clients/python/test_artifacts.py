@@ -3,6 +3,7 @@ every transport (REST and gRPC to a live server, the embedded store writing to l
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from pathlib import Path
@@ -55,6 +56,25 @@ def test_client_round_trip(tracking_uri: str, tmp_path: Path) -> None:
             with pytest.raises(PolytrackException):
                 client.download_artifacts(run_id, hostile, tmp_path / "dl2")
         assert not (tmp_path / "x").exists()
+
+
+def test_a_file_larger_than_the_transfer_buffers_round_trips_and_leaves_no_partial_files(
+    tracking_uri: str, tmp_path: Path
+) -> None:
+    # 9.5 MiB of varied bytes: several download buffers and gRPC messages, the last one partial.
+    data = hashlib.sha256(b"seed").digest() * (19 * 1024 * 1024 // 2 // 32)
+    (tmp_path / "big.bin").write_bytes(data)
+    with Client(tracking_uri) as client:
+        run_id = _run(client)
+        client.log_artifact(run_id, tmp_path / "big.bin", "d")
+        client.log_artifact(run_id, tmp_path / "big.bin", "d")  # a repeated upload simply succeeds
+        target = tmp_path / "dl"
+        local = Path(client.download_artifacts(run_id, "d/big.bin", target))
+        assert local.read_bytes() == data
+        assert sorted(entry.name for entry in local.parent.iterdir()) == ["big.bin"]
+        with pytest.raises(PolytrackException):
+            client.download_artifacts(run_id, "d/missing.bin", target)
+        assert sorted(entry.name for entry in local.parent.iterdir()) == ["big.bin"]
 
 
 def test_fluent_functions(tracking_uri: str, tmp_path: Path) -> None:

@@ -44,6 +44,9 @@ def sample_items(run_id: str, points: int = 1500) -> list[Item]:
     ]
     items.append(Item(run_id, METRIC, "odd", float("nan"), 5, 0))
     items.append(Item(run_id, METRIC, "odd", float("-inf"), 6, 1))
+    # Points about a model and a dataset keep those links through the spool.
+    items.append(Item(run_id, METRIC, "accuracy", 0.9, 7, 0, "m-1", "eval", "d1g3st"))
+    items.append(Item(run_id, METRIC, "accuracy", 0.8, 8, 0, dataset_name="eval"))
     items += [Item(run_id, PARAM, "lr", "0.01"), Item(run_id, TAG, "team", "vision")]
     items.append(Item(run_id, END, "FINISHED", "", 1_700_000_999_000))
     return items
@@ -109,9 +112,14 @@ def test_replay_delivers_everything_and_deletes_the_file(store: tuple[str, Clien
     run_id = new_run(client)
     path = write_spool(tmp_path / "spool", uri, sample_items(run_id))
     report = replay_spool_file(path, Client, OutageRetry(1.0))
-    assert (report.metrics, report.params, report.tags, report.end_status) == (1502, 1, 1, "FINISHED")
+    assert (report.metrics, report.params, report.tags, report.end_status) == (1504, 1, 1, "FINISHED")
     assert not path.exists()
     assert len(client.get_metric_history(run_id, "loss")) == 1500
+    accuracy = sorted(client.get_metric_history(run_id, "accuracy"), key=lambda point: point.timestamp)
+    assert [(p.model_id, p.dataset_name, p.dataset_digest) for p in accuracy] == [
+        ("m-1", "eval", "d1g3st"),
+        (None, "eval", None),
+    ]
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED" and run.info.end_time == 1_700_000_999_000
     assert run.data.params == {"lr": "0.01"} and run.data.tags["team"] == "vision"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from polytrack_server.artifacts.local import TEMPORARY_PREFIX, LocalArtifactRepository
+from polytrack_server.artifacts.local import TEMPORARY_PREFIX, WRITE_BACK_INTERVAL, LocalArtifactRepository
 from polytrack_server.errors import InvalidParameter, NotFound
 
 
@@ -77,3 +77,20 @@ def test_symlink_out_of_the_root_is_neither_read_written_nor_deleted(tmp_path: P
     assert [e.path for e in repository.list("") or []] == []  # the link is not listed either
     assert sorted(p.name for p in outside.iterdir()) == ["secret"]
     assert (outside / "secret").read_text() == "s3cr3t"
+
+
+def test_a_large_write_is_handed_to_disk_as_it_goes_and_stays_invisible_until_commit(tmp_path: Path) -> None:
+    repository = LocalArtifactRepository(tmp_path)
+    repository.write("big.bin", [b"old"])
+    chunk = bytes(range(256)) * 4096  # 1 MiB
+    count = 2 * WRITE_BACK_INTERVAL // len(chunk) + 3  # past two write-back points
+    with repository.open_write("big.bin") as writer:
+        for index in range(count):
+            writer.write(chunk[index:] + chunk[:index])
+        assert (tmp_path / "big.bin").read_bytes() == b"old"
+        assert writer.commit() == count * len(chunk)
+    expected = b"".join(chunk[index:] + chunk[:index] for index in range(count))
+    assert (tmp_path / "big.bin").read_bytes() == expected
+    with repository.open_read("big.bin", len(chunk) - 5, 10) as reader:
+        assert reader.read() == expected[len(chunk) - 5 : len(chunk) + 5]
+    assert [p.name for p in tmp_path.iterdir()] == ["big.bin"]

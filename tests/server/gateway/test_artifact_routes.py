@@ -314,3 +314,53 @@ def test_tracking_list_artifacts_over_rest(layout: tuple[Application, Path]) -> 
         app, "GET", f"/ajax-api/2.0/mlflow/artifacts/list?run_uuid={run['run_id']}&path=nope"
     ).json()
     assert missing == {"root_uri": run["artifact_uri"]}
+
+
+def test_a_body_shorter_than_its_content_length_stores_nothing(layout: tuple[Application, Path]) -> None:
+    app, destination = layout
+    call(app, "PUT", f"{PROXY}/d/f.bin", b"version 1")
+    reply = call(app, "PUT", f"{PROXY}/d/f.bin", [b"x" * 10, b"y" * 10], headers=[("Content-Length", "50")])
+    assert reply.status == 400
+    assert "Content-Length" in reply.json()["message"]  # type: ignore[index]
+    assert [entry.name for entry in (destination / "d").iterdir()] == ["f.bin"]
+    assert (destination / "d" / "f.bin").read_bytes() == b"version 1"
+
+
+def test_a_dropped_upload_leaves_the_old_file_and_no_partial_one(layout: tuple[Application, Path]) -> None:
+    app, destination = layout
+    call(app, "PUT", f"{PROXY}/d/f.bin", b"version 1")
+    path = f"{PROXY}/d/f.bin"
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "PUT",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-length", b"3000000")],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
+    # Two megabytes arrive (one write to disk), then the connection drops.
+    messages: list[dict[str, object]] = [
+        {"type": "http.request", "body": b"x" * 1_048_576, "more_body": True},
+        {"type": "http.request", "body": b"x" * 1_048_576, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    asyncio.run(app.gateway(scope, receive, send))  # type: ignore[arg-type]
+    assert [entry.name for entry in (destination / "d").iterdir()] == ["f.bin"]
+    assert (destination / "d" / "f.bin").read_bytes() == b"version 1"
+    # The whole upload, retried, is stored.
+    assert call(app, "PUT", path, b"z" * 3_000_000).status == 200
+    assert (destination / "d" / "f.bin").read_bytes() == b"z" * 3_000_000

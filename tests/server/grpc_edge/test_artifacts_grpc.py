@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,6 +146,36 @@ def test_checksum_mismatch_stores_nothing_and_a_retry_succeeds(stubs: tuple[obje
     stub.UploadArtifact(upload_messages("f.bin", b"payload"))  # type: ignore[attr-defined]
     stub.UploadArtifact(upload_messages("f.bin", b"payload v2"))  # type: ignore[attr-defined]
     assert (destination / "f.bin").read_bytes() == b"payload v2"
+
+
+def test_an_upload_broken_off_midway_leaves_the_old_file_and_no_partial_one(
+    stubs: tuple[object, object, Path],
+) -> None:
+    stub, _, destination = stubs
+    stub.UploadArtifact(upload_messages("m/f.bin", b"version 1"))  # type: ignore[attr-defined]
+    data = bytes(range(256)) * 4_000
+
+    def broken_off() -> Iterator[art.UploadArtifactRequest]:
+        messages = upload_messages("m/f.bin", data, chunk=65_536)
+        for _ in range(6):
+            yield next(messages)
+        raise ConnectionResetError("the client went away")
+
+    # gRPC cancels the call on the wire and reports "Exception iterating requests!".
+    with pytest.raises(grpc.RpcError):
+        stub.UploadArtifact(broken_off())  # type: ignore[attr-defined]
+    # The server notices the cancellation on its worker thread; its temporary file goes then.
+    deadline = time.monotonic() + 10
+    while len(list((destination / "m").iterdir())) > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [entry.name for entry in (destination / "m").iterdir()] == ["f.bin"]
+    assert (destination / "m" / "f.bin").read_bytes() == b"version 1"
+    # Retrying the whole upload, twice (a retry after a lost reply), stores it.
+    for _ in range(2):
+        reply = stub.UploadArtifact(upload_messages("m/f.bin", data))  # type: ignore[attr-defined]
+        assert reply.sha256 == hashlib.sha256(data).hexdigest()
+    assert (destination / "m" / "f.bin").read_bytes() == data
+    assert [entry.name for entry in (destination / "m").iterdir()] == ["f.bin"]
 
 
 def test_run_relative_transfers_and_tracking_list(stubs: tuple[object, object, Path]) -> None:

@@ -5,6 +5,9 @@ are named as in the proto (`CreateExperiment`, or qualified: `TrackingService.Cr
 `polytrack.v1.TrackingService.CreateExperiment`) and looked up across the services the client
 knows (`KNOWN_SERVICES`), so a new service needs one line there and nothing else.
 
+After `os.fork()` every transport of the child drops the connections it inherited (they belong to
+the parent) and opens its own on first use (`BaseTransport._after_fork_in_child`).
+
 Retries live here, once, for every transport. A transport's single attempt reports a failure as
 an `AttemptError` saying whether the failure is transient and whether the request may have
 reached the server; `BaseTransport.call` then retries when that cannot duplicate data:
@@ -22,6 +25,7 @@ import logging
 import os
 import random
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -57,8 +61,19 @@ _READ_PREFIXES = ("Get", "Search", "List")
 #   value already stored are no-ops; LogBatch tags are upserts.
 # - LogInputs: the server links a dataset or model to a run at most once.
 # - DeleteArtifact: deleting a missing artifact succeeds.
-# CreateExperiment and CreateRun are NOT here: a repeat creates a second run, or fails with
-# RESOURCE_ALREADY_EXISTS although the first attempt succeeded. Unknown RPCs are not either.
+# - Registry: UpdateRegisteredModel/UpdateModelVersion (description), Set/Delete of registered model
+#   and model version tags and of aliases, and TransitionModelVersionStage set a state, so a repeat
+#   sets the same one. DeleteRegisteredModel/DeleteModelVersion delete for good: a repeat after a
+#   lost success answers RESOURCE_DOES_NOT_EXIST, which `DONE_WHEN_MISSING_ON_RETRY` turns into the
+#   success it is.
+# NOT here, so never repeated once they may have reached the server:
+# - CreateExperiment, CreateRun, CreateModelVersion: a repeat creates a second run or version;
+# - CreateRegisteredModel (and CreateExperiment): a repeat after a lost success answers
+#   RESOURCE_ALREADY_EXISTS, which the client cannot tell from a name taken by someone else;
+# - RenameRegisteredModel: a repeat answers RESOURCE_DOES_NOT_EXIST for the old name, which the
+#   client cannot tell from a rename by someone else.
+# Such a failure is raised with a note that the request may have been processed. Unknown RPCs are
+# not retried either.
 RETRY_SAFE_WRITES: frozenset[str] = frozenset(
     {
         "UpdateExperiment",
@@ -76,8 +91,23 @@ RETRY_SAFE_WRITES: frozenset[str] = frozenset(
         "LogBatch",
         "LogInputs",
         "DeleteArtifact",
+        "UpdateRegisteredModel",
+        "DeleteRegisteredModel",
+        "SetRegisteredModelTag",
+        "DeleteRegisteredModelTag",
+        "SetRegisteredModelAlias",
+        "DeleteRegisteredModelAlias",
+        "UpdateModelVersion",
+        "DeleteModelVersion",
+        "SetModelVersionTag",
+        "DeleteModelVersionTag",
+        "TransitionModelVersionStage",
     }
 )
+
+# Deletions after which the entity is gone for good: when a retry follows an attempt that may have
+# been processed, RESOURCE_DOES_NOT_EXIST means that attempt deleted it, and the call succeeds.
+DONE_WHEN_MISSING_ON_RETRY: frozenset[str] = frozenset({"DeleteRegisteredModel", "DeleteModelVersion"})
 
 
 def user_agent() -> str:
@@ -238,11 +268,28 @@ class Transport(Protocol):
         ...
 
 
+def _not_repeated(rpc: Rpc, error: PolytrackException) -> PolytrackException:
+    """`error` of an RPC that is not safe to repeat, saying that it may have taken effect."""
+    return PolytrackException(
+        f"{error.message} (the request may have been processed; {rpc.name} is not retried because "
+        "repeating it could duplicate data: check the result before calling it again)",
+        error.error_code,
+        error.http_status,
+    )
+
+
 class BaseTransport(abc.ABC):
     """A transport whose subclasses implement one attempt (`_attempt`); retries happen here."""
 
     def __init__(self, retry: RetryPolicy | None = None) -> None:
         self.retry = retry if retry is not None else RetryPolicy.from_environment()
+        _live_transports.add(self)
+
+    def _after_fork_in_child(self) -> None:
+        """In a child process just forked: stop using connections inherited from the parent (they
+        are still the parent's, so they are left open, never closed or shut down) and open new
+        ones on first use. Transports holding connections override this."""
+        return None
 
     def call(self, rpc: str, request: Message, *, timeout: float | None = None) -> Message:
         """Send `request` to the RPC named `rpc`, retrying transient failures when it is safe."""
@@ -253,17 +300,28 @@ class BaseTransport(abc.ABC):
             )
         started = time.monotonic()
         retry = 0
+        maybe_processed = False  # an earlier attempt may have reached the server
         while True:
             try:
                 return self._attempt(method, request, timeout)
             except AttemptError as failure:
-                if not failure.transient or (failure.delivered and not method.retry_safe):
+                if (
+                    maybe_processed
+                    and method.name in DONE_WHEN_MISSING_ON_RETRY
+                    and failure.error.error_code == "RESOURCE_DOES_NOT_EXIST"
+                ):
+                    log.info("%s: already done by an earlier attempt whose answer was lost", method.name)
+                    return method.response_class()
+                if not failure.transient:
                     raise failure.error from failure.__cause__
+                if failure.delivered and not method.retry_safe:
+                    raise _not_repeated(method, failure.error) from failure.__cause__
                 wait = self.retry.delay(retry, time.monotonic() - started, failure.retry_after)
                 if wait is None:
                     raise failure.error from failure.__cause__
                 log.info("%s failed (%s); retrying in %.2f s", method.name, failure.error, wait)
                 self.retry.sleep(wait)
+                maybe_processed = maybe_processed or failure.delivered
                 retry += 1
 
     @abc.abstractmethod
@@ -279,3 +337,27 @@ class BaseTransport(abc.ABC):
 
     def __exit__(self, *exc_info: Any) -> None:
         self.close()
+
+
+# Every transport of this process that is still referenced, for resetting after os.fork().
+_live_transports: weakref.WeakSet[BaseTransport] = weakref.WeakSet()
+# Connections a forked child inherited: kept referenced (never garbage collected, so never closed
+# from the child, which for TLS would end the parent's session too).
+_inherited: list[object] = []
+
+
+def keep_inherited(resource: object) -> None:
+    """Keep `resource`, a connection (pool) inherited from the parent process, from being closed."""
+    _inherited.append(resource)
+
+
+def _reset_transports_in_child() -> None:
+    for transport in list(_live_transports):
+        try:
+            transport._after_fork_in_child()
+        except Exception:  # pragma: no cover - a child must not die in a fork hook
+            log.exception("resetting %r after fork failed", transport)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_transports_in_child)

@@ -20,7 +20,14 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from polytrack._transport.auth import Credentials, TlsSettings
-from polytrack._transport.base import AttemptError, BaseTransport, RetryPolicy, Rpc, user_agent
+from polytrack._transport.base import (
+    AttemptError,
+    BaseTransport,
+    RetryPolicy,
+    Rpc,
+    keep_inherited,
+    user_agent,
+)
 from polytrack._transport.rest import DEFAULT_TIMEOUT
 from polytrack.errors import PolytrackException, http_status_for
 
@@ -30,6 +37,10 @@ __all__ = ["GrpcTransport", "error_from_rpc_error"]
 DEFAULT_CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.max_receive_message_length", -1),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    # A fixed 4 MiB receive window: with gRPC's bandwidth probing the window keeps growing while
+    # the application reads slower than the network, and a 1 GB download would sit in memory.
+    ("grpc.http2.bdp_probe", 0),
+    ("grpc.http2.lookahead_bytes", 4 * 1024 * 1024),
 )
 
 # Error code of a failure that carries no ErrorInfo (raised by gRPC itself, or by a proxy).
@@ -117,9 +128,12 @@ class GrpcTransport(BaseTransport):
                 with open(tls.server_cert_path, "rb") as handle:
                     root_certificates = handle.read()
             channel_credentials = grpc.ssl_channel_credentials(root_certificates=root_certificates)
-            self._channel = grpc.secure_channel(target, channel_credentials, options=channel_options)
+            self._open_channel: Callable[[], grpc.Channel] = lambda: grpc.secure_channel(
+                target, channel_credentials, options=channel_options
+            )
         else:
-            self._channel = grpc.insecure_channel(target, options=channel_options)
+            self._open_channel = lambda: grpc.insecure_channel(target, options=channel_options)
+        self._channel = self._open_channel()
         authorization = credentials.authorization()
         self._metadata: tuple[tuple[str, str], ...] = (
             (("authorization", authorization),) if authorization is not None else ()
@@ -160,6 +174,11 @@ class GrpcTransport(BaseTransport):
                 and _NOT_CONNECTED in (error.details() or "")
             )
             raise AttemptError(exception, transient=code in _TRANSIENT, delivered=delivered) from error
+
+    def _after_fork_in_child(self) -> None:
+        keep_inherited(self._channel)
+        self._channel = self._open_channel()
+        self._stubs = {}
 
     def close(self) -> None:
         """Close the channel."""

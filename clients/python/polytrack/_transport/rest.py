@@ -29,7 +29,14 @@ from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
 from polytrack._transport.auth import Credentials, TlsSettings
-from polytrack._transport.base import AttemptError, BaseTransport, RetryPolicy, Rpc, user_agent
+from polytrack._transport.base import (
+    AttemptError,
+    BaseTransport,
+    RetryPolicy,
+    Rpc,
+    keep_inherited,
+    user_agent,
+)
 from polytrack.errors import PolytrackException
 
 __all__ = ["HttpRoute", "RestTransport", "error_from_response", "message_to_json", "route_of"]
@@ -140,13 +147,20 @@ def _pop_path(fields: dict[str, Any], name: str) -> Any:
     return holder.pop(last)
 
 
+_DOT_SEGMENTS = {".": "%2E", "..": "%2E%2E"}
+
+
 def _fill_path(template: str, fields: dict[str, Any]) -> str:
     """`template` with each `{field}` replaced by that (removed) field's URL-quoted value."""
 
     def substitute(match: re.Match[str]) -> str:
         value = str(_pop_path(fields, match.group(1)))
-        multi_segment = "**" in (match.group(2) or "")
-        return urllib.parse.quote(value, safe="/" if multi_segment else "")
+        if "**" not in (match.group(2) or ""):
+            return urllib.parse.quote(value, safe="")
+        # Dot segments are encoded so that the HTTP client sends them as they are instead of
+        # resolving them: the server must see (and refuse) `..`, not a different path.
+        parts = value.split("/")
+        return "/".join(_DOT_SEGMENTS.get(part) or urllib.parse.quote(part, safe="") for part in parts)
 
     return _TEMPLATE_VARIABLE.sub(substitute, template)
 
@@ -212,14 +226,19 @@ class RestTransport(BaseTransport):
             headers["Authorization"] = authorization
         verify: bool | str = False if tls.insecure else (tls.server_cert_path or True)
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            headers=headers,
-            timeout=httpx.Timeout(timeout, connect=min(connect_timeout, timeout)),
-            verify=verify,
-            transport=http_transport,
-            follow_redirects=False,
-        )
+        self._http_settings: dict[str, Any] = {
+            "base_url": self.base_url,
+            "headers": headers,
+            "timeout": httpx.Timeout(timeout, connect=min(connect_timeout, timeout)),
+            "verify": verify,
+            "transport": http_transport,
+            "follow_redirects": False,
+        }
+        self._http = httpx.Client(**self._http_settings)
+
+    def _after_fork_in_child(self) -> None:
+        keep_inherited(self._http)
+        self._http = httpx.Client(**self._http_settings)
 
     def _attempt(self, rpc: Rpc, request: Message, timeout: float | None) -> Message:
         route = route_of(rpc.descriptor)

@@ -32,6 +32,15 @@ def _positive(text: str) -> int:
     return value
 
 
+def _model_source_root(text: str) -> str:
+    from polytrack_server.config import model_source_root
+
+    try:
+        return model_source_root(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def register(commands: Any) -> None:
     server = commands.add_parser(
         "server",
@@ -49,6 +58,19 @@ def register(commands: Any) -> None:
         "--registry-store-uri",
         default=None,
         help="database for the model registry (default: the backend store)",
+    )
+    server.add_argument(
+        "--model-source-root",
+        dest="model_source_roots",
+        metavar="PATH_OR_URI",
+        action="append",
+        type=_model_source_root,
+        default=None,
+        help="also accept model versions whose source lies under this location (repeatable; e.g. "
+        "s3://bucket/models or /srv/models; local paths and file: URIs become absolute paths, need not "
+        "exist, and must not contain '..'). Sources under the default artifact root and runs' "
+        "artifact roots are always accepted (default: none, or $POLYTRACK_MODEL_SOURCE_ROOTS, "
+        "separated by the OS path separator)",
     )
     server.add_argument(
         "--default-artifact-root",
@@ -104,6 +126,7 @@ def _run_server(args: argparse.Namespace) -> int:
     config = from_environment(
         backend_store_uri=args.backend_store_uri,
         registry_store_uri=args.registry_store_uri,
+        model_source_roots=tuple(args.model_source_roots) if args.model_source_roots else None,
         default_artifact_root=args.default_artifact_root,
         artifacts_destination=args.artifacts_destination,
         serve_artifacts=args.serve_artifacts,

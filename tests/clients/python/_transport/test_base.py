@@ -7,6 +7,7 @@ import random
 import pytest
 
 from polytrack._transport.base import (
+    DONE_WHEN_MISSING_ON_RETRY,
     KNOWN_SERVICES,
     RETRY_SAFE_WRITES,
     AttemptError,
@@ -16,9 +17,13 @@ from polytrack._transport.base import (
     find_rpc,
 )
 from polytrack.errors import PolytrackException
+from polytrack.v1 import artifacts_service_pb2 as artifacts_api
+from polytrack.v1 import model_registry_service_pb2 as registry_api
 from polytrack.v1 import tracking_service_pb2 as api
 
 TRACKING = api.DESCRIPTOR.services_by_name["TrackingService"]
+REGISTRY = registry_api.DESCRIPTOR.services_by_name["ModelRegistryService"]
+ARTIFACTS = artifacts_api.DESCRIPTOR.services_by_name["ArtifactsService"]
 
 
 def test_rpcs_are_found_by_bare_qualified_and_full_name() -> None:
@@ -35,7 +40,30 @@ def test_only_creations_are_unsafe_to_repeat() -> None:
     unsafe = {method.name for method in TRACKING.methods if not find_rpc(method.name).retry_safe}
     assert unsafe == {"CreateExperiment", "CreateRun"}
     known = {method.name for service in KNOWN_SERVICES for method in service.methods}
-    assert known >= RETRY_SAFE_WRITES
+    assert known >= RETRY_SAFE_WRITES >= DONE_WHEN_MISSING_ON_RETRY
+
+
+def test_registry_writes_that_could_duplicate_or_mislead_are_not_repeated() -> None:
+    unsafe = {method.name for method in REGISTRY.methods if not find_rpc(method.name).retry_safe}
+    assert unsafe == {"CreateRegisteredModel", "CreateModelVersion", "RenameRegisteredModel"}
+    unsafe_artifacts = {m.name for m in ARTIFACTS.methods if not find_rpc(m.name).retry_safe}
+    assert unsafe_artifacts == {"UploadArtifact", "DownloadArtifact"}  # streams: not sent by `call`
+
+
+def test_a_deletion_missing_on_retry_was_done_by_the_lost_attempt() -> None:
+    missing = AttemptError(
+        PolytrackException("gone", "RESOURCE_DOES_NOT_EXIST", 404), transient=False, delivered=True
+    )
+    lost = FailingTransport([unavailable(delivered=True), missing])
+    assert lost.call("DeleteModelVersion", registry_api.DeleteModelVersionRequest(name="m", version="1")) == (
+        registry_api.DeleteModelVersionResponse()
+    )
+    assert lost.attempts == 2
+    # Missing at the first attempt, or after an attempt that never reached the server: an error.
+    for failures in ([missing], [unavailable(delivered=False), missing]):
+        transport = FailingTransport(list(failures))
+        with pytest.raises(PolytrackException, match="gone"):
+            transport.call("DeleteRegisteredModel", registry_api.DeleteRegisteredModelRequest(name="m"))
 
 
 def test_backoff_grows_with_jitter_and_stops_at_the_limits() -> None:
@@ -101,7 +129,11 @@ def test_what_is_retried(rpc, message, failure, attempts) -> None:
     if attempts == 1:
         with pytest.raises(PolytrackException) as caught:
             transport.call(rpc, message)
-        assert caught.value is failure.error
+        assert caught.value.error_code == failure.error.error_code
+        assert caught.value.http_status == failure.error.http_status
+        assert caught.value.message.startswith(failure.error.message)
+        if failure.transient:  # a possibly processed write that is not repeated says so
+            assert "may have been processed; CreateRun is not retried" in caught.value.message
     else:
         assert transport.call(rpc, message) == find_rpc(rpc).response_class()
     assert transport.attempts == attempts
