@@ -111,6 +111,13 @@ def build_registry_servicer(
     return ModelRegistryServicer(store, sources)
 
 
+def _calls_are_cpu_bound(config: ServerConfig) -> bool:
+    """Whether servicer calls only ever compute: SQLite databases and a single worker process,
+    so no call waits on a network or on another process's lock (see `Invoker`)."""
+    uris = (config.backend_store_uri, config.effective_registry_store_uri)
+    return config.workers == 1 and all(uri.startswith("sqlite:") for uri in uris)
+
+
 def build_application(config: ServerConfig, *, migrate: bool = True) -> Application:
     """Open (and by default migrate) the database and build both edges' shared parts."""
     engine = create_engine_for(config.backend_store_uri)
@@ -126,7 +133,7 @@ def build_application(config: ServerConfig, *, migrate: bool = True) -> Applicat
             registry_engine.dispose()
         raise
     methods = bind_services(services)
-    invoker = Invoker()
+    invoker = Invoker(calls_inline=_calls_are_cpu_bound(config))
     artifacts: ArtifactsServicer = services[ARTIFACTS_SERVICE]
     gateway: ASGIApp = build_gateway(methods, invoker, artifact_routes(artifacts.destination))
     if not config.serve_artifacts:

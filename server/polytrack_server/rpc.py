@@ -163,13 +163,17 @@ def bind_services(services: Mapping[ServiceDescriptor, object]) -> list[RpcMetho
 class Invoker:
     """Runs servicer calls for the async edges: on a bounded thread pool, or inline on the loop.
 
-    The servicers are synchronous (they block on the database), so by default each call runs on
-    one of `max_workers` threads and the event loop stays free. `Invoker.inline()` calls them on
-    the loop itself instead, which saves a thread hop per request but serialises all requests of
-    the process; it exists to be benchmarked against the pool.
+    The servicers are synchronous, so by default each call runs on one of `max_workers` threads
+    and the event loop stays free while a call waits (on PostgreSQL's network, on another
+    process's SQLite lock). With `calls_inline`, servicer calls run on the loop itself and only
+    `run()` (file transfers) uses the pool: when every call is CPU work under the GIL (SQLite in
+    one process), threads add nothing but GIL hand-overs, which cost a third of a 1000-point
+    LogBatch on two cores. `Invoker.inline()` runs everything on the loop (tests).
     """
 
-    def __init__(self, max_workers: int = DEFAULT_MAX_WORKERS, *, inline: bool = False) -> None:
+    def __init__(
+        self, max_workers: int = DEFAULT_MAX_WORKERS, *, inline: bool = False, calls_inline: bool = False
+    ) -> None:
         if not inline and max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {max_workers}")
         self._executor = (
@@ -177,6 +181,7 @@ class Invoker:
             if inline
             else ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="polytrack-rpc")
         )
+        self._calls_inline = inline or calls_inline
 
     @classmethod
     def inline(cls) -> Invoker:
@@ -202,7 +207,7 @@ class Invoker:
         return response
 
     async def _call(self, call: Callable[[Message], T], request: Message) -> T:
-        if self._executor is None:
+        if self._calls_inline or self._executor is None:
             return call(request)
         # Copy the caller's context so that context variables (request ids, ...) reach the thread.
         context = contextvars.copy_context()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import cast
 
 from polytrack.v1 import tracking_pb2 as pb
@@ -20,7 +20,7 @@ from polytrack_server.rpc import PlainResponse
 from polytrack_server.services import validation as v
 from polytrack_server.services.artifacts import list_run_artifacts
 from polytrack_server.services.run_names import generate_run_name
-from polytrack_server.store.interface import MetricPoint, TrackingStore
+from polytrack_server.store.interface import MetricColumns, MetricPoint, TrackingStore
 
 RUN_NAME_TAG = "mlflow.runName"
 DEFAULT_RUNS_PAGE = 1000
@@ -223,6 +223,35 @@ class TrackingServicer:
                 points[index] = cls._metric(metrics[index])
         return points
 
+    @staticmethod
+    def _metric_columns(columns: pb.MetricColumns) -> MetricColumns:
+        """The points of a `MetricColumns`, checked: columns of one length, key positions inside
+        `keys`, valid keys, timestamps not negative. Each check runs in C over a whole column."""
+        count = len(columns.values)
+        for name in ("key_indexes", "timestamps", "steps"):
+            if len(getattr(columns, name)) != count:
+                raise InvalidParameter(
+                    f"metric_columns.{name} has {len(getattr(columns, name))} entries but "
+                    f"metric_columns.values has {count}: every column needs one entry per point"
+                )
+        keys = list(columns.keys)
+        for key in keys:
+            v.validate_key(key, "metric")
+        if not count:
+            return MetricColumns((), (), (), ())
+        key_indexes = list(columns.key_indexes)
+        if max(key_indexes) >= len(keys):
+            raise InvalidParameter(
+                f"metric_columns.key_indexes refers to key position {max(key_indexes)}, but "
+                f"metric_columns.keys has {len(keys)} keys"
+            )
+        timestamps = list(columns.timestamps)
+        if min(timestamps) < 0:
+            v.validate_timestamp(min(timestamps), "metric_columns")
+        values = list(columns.values)
+        point_keys = itemgetter(*key_indexes)(keys) if count > 1 else (keys[key_indexes[0]],)
+        return MetricColumns(point_keys, values, timestamps, list(columns.steps))
+
     # --- logging -------------------------------------------------------------------------------
     def set_tag(self, request: api.SetTagRequest) -> api.SetTagResponse:
         run_id = v.run_id_of(request)
@@ -246,13 +275,16 @@ class TrackingServicer:
 
     def log_batch(self, request: api.LogBatchRequest) -> api.LogBatchResponse:
         run_id = v.validate_run_id_format(v.require(request.run_id, "run_id"))
-        v.validate_batch_sizes(len(request.metrics), len(request.params), len(request.tags))
+        columns = request.metric_columns
+        column_count = len(columns.values)
+        v.validate_batch_sizes(len(request.metrics) + column_count, len(request.params), len(request.tags))
         metrics = self._batch_metrics(request.metrics) if request.metrics else []
+        metric_columns = self._metric_columns(columns) if column_count or columns.keys else None
         params = [self._param(p.key, p.value) for p in request.params]
         v.reject_duplicate_keys([key for key, _ in params], "param")
         tags = [self._run_tag(t.key, t.value) for t in request.tags]
         # Even an empty batch goes to the store: it is where the run's existence and state are checked.
-        self._store.log_batch(run_id, metrics, params, tags)
+        self._store.log_batch(run_id, metrics, params, tags, metric_columns)
         return api.LogBatchResponse()
 
     def log_inputs(self, request: api.LogInputsRequest) -> api.LogInputsResponse:

@@ -12,14 +12,14 @@ import json
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from polytrack_server.errors import InvalidParameter, Unavailable
-from polytrack_server.store.engine import WRITE, database_errors_as_unavailable
+from polytrack_server.store.engine import WRITE, database_errors_as_unavailable, writer_lock
 
 # Keeps `IN (...)` lists well below SQLite's limit on bound parameters.
 IN_CHUNK_SIZE: Final = 5000
@@ -138,7 +138,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
         """A transaction that takes the write lock at once on SQLite (BEGIN IMMEDIATE)."""
-        with database_errors_as_unavailable(), self.engine.connect() as connection:
+        with writer_lock(self.engine), database_errors_as_unavailable(), self.engine.connect() as connection:
             connection.execution_options(**WRITE)
             with connection.begin():
                 yield connection
@@ -147,6 +147,11 @@ class Database:
     def transaction(self, write: bool) -> Iterator[Transaction]:
         """A transaction on a pooled driver connection: committed when the block ends, rolled
         back when it raises. Writers on SQLite take the write lock at once (BEGIN IMMEDIATE)."""
+        with writer_lock(self.engine) if write else nullcontext(), self._transaction(write) as transaction:
+            yield transaction
+
+    @contextmanager
+    def _transaction(self, write: bool) -> Iterator[Transaction]:
         with database_errors_as_unavailable():
             connection = self.engine.raw_connection()
         driver_connection = connection.driver_connection

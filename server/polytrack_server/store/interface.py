@@ -25,6 +25,16 @@ ACTIVE = "active"
 DELETED = "deleted"
 
 
+class MetricColumns(NamedTuple):
+    """Metric measurements as columns, one entry per point in each: the bulk form of MetricPoint
+    (no model or dataset). Values may be NaN or +/-inf."""
+
+    keys: Sequence[str]
+    values: Sequence[float]
+    timestamps: Sequence[int]
+    steps: Sequence[int]
+
+
 class MetricPoint(NamedTuple):
     """One metric measurement to store. `value` may be NaN or +/-inf (stored as +/-max double);
     an empty model id or dataset name or digest means none.
@@ -168,8 +178,10 @@ class TrackingStore(Protocol):
         metrics: Sequence[MetricPoint],
         params: Sequence[tuple[str, str]],
         tags: Sequence[tuple[str, str]],
+        metric_columns: MetricColumns | None = None,
     ) -> None:
-        """Atomically log metrics (exact duplicates ignored), params and tags.
+        """Atomically log metrics (`metrics` and `metric_columns` alike; exact duplicates ignored),
+        params and tags.
 
         A param already stored with a different value -> InvalidParameter, and nothing is written.
         A `mlflow.runName` tag also renames the run. Latest metrics follow max (step, timestamp,

@@ -1,9 +1,14 @@
 """The packed form of metric measurements: the points of one metric logged together, in one value.
 
-A pack holds n points as three little-endian arrays one after another: timestamps (int64), steps
-(int64) and values (float64, NaN kept as NaN, +/-inf already clamped to the largest doubles). Its
-points are sorted by `sort_key` and free of exact duplicates, so a history made of packs that
-follow one another is their concatenation; overlapping packs are merged (see `merge_packs`).
+A pack holds n points as three little-endian columns one after another: timestamps, steps and
+values (float64, NaN kept as NaN, +/-inf already clamped to the largest doubles), after two bytes
+naming how each integer column is stored: "A", n int64 values as they are, or "b", "h", "i" or
+"q", the first value as an int64 and then the n-1 differences between neighbours as signed 8-,
+16-, 32- or 64-bit integers, the smallest that holds them all. Timestamps and steps mostly move
+by small amounts, so a point usually takes 10 bytes instead of 24, which is most of the cost of
+writing it. Its points are sorted by `sort_key` and free of exact duplicates, so a history made
+of packs that follow one another is their concatenation; overlapping packs are merged (see
+`merge_packs`).
 
 Why packs and not one row per point: logging a batch then writes one row per metric instead of
 one index entry per point, and a 100,000-point history is read as a few hundred rows.
@@ -14,12 +19,18 @@ from __future__ import annotations
 import sys
 from array import array
 from collections.abc import Iterable, Sequence
-from itertools import islice, pairwise
-from operator import lt
+from itertools import accumulate, islice, pairwise
+from operator import lt, sub
 from typing import Final, NamedTuple
 
 NAN: Final = float("nan")
 _SWAP: Final = sys.byteorder == "big"
+_ABSOLUTE: Final = "A"
+_ITEM_SIZES: Final = {code: array(code).itemsize for code in "bhiq"}
+# Difference encodings, smallest first, with the half-open range each can hold.
+_DIFFERENCES: Final = tuple(
+    (code, -(1 << (8 * size - 1)), 1 << (8 * size - 1)) for code, size in _ITEM_SIZES.items()
+)
 
 # (timestamp, step, value with NaN as 0.0, 1 for NaN else 0): the history's order. Two points are
 # the same measurement exactly when their keys are equal.
@@ -49,13 +60,10 @@ def sort_key(timestamp: int, step: int, value: float) -> SortKey:
 def pack_points(keys: Iterable[SortKey]) -> tuple[int, bytes]:
     """(count, bytes) of the distinct points among `keys`, sorted."""
     ordered = sorted(set(keys))
-    timestamps = array("q", [key[0] for key in ordered])
-    steps = array("q", [key[1] for key in ordered])
-    values = array("d", [NAN if key[3] else key[2] for key in ordered])
-    if _SWAP:
-        for column in (timestamps, steps, values):
-            column.byteswap()
-    return len(ordered), timestamps.tobytes() + steps.tobytes() + values.tobytes()
+    timestamps = [key[0] for key in ordered]
+    steps = [key[1] for key in ordered]
+    values = [NAN if key[3] else key[2] for key in ordered]
+    return len(ordered), _encode(timestamps, steps, values)
 
 
 def pack_ordered_columns(
@@ -67,25 +75,69 @@ def pack_ordered_columns(
     pairs = list(zip(timestamps, steps, strict=True))
     if not all(map(lt, pairs, islice(pairs, 1, None))):
         return None
-    columns = (array("q", timestamps), array("q", steps), array("d", values))
+    return len(pairs), _encode(timestamps, steps, values)
+
+
+def _encode(timestamps: Sequence[int], steps: Sequence[int], values: Sequence[float]) -> bytes:
+    timestamp_code, timestamp_bytes = _encode_integers(timestamps)
+    step_code, step_bytes = _encode_integers(steps)
+    codes = (timestamp_code + step_code).encode("ascii")
+    return b"".join((codes, timestamp_bytes, step_bytes, _little_endian(array("d", values))))
+
+
+def _encode_integers(column: Sequence[int]) -> tuple[str, bytes]:
+    if len(column) > 1:
+        differences = list(map(sub, islice(column, 1, None), column))
+        low, high = min(differences), max(differences)
+        for code, minimum, limit in _DIFFERENCES:
+            if minimum <= low and high < limit:
+                first = _little_endian(array("q", column[:1]))
+                return code, first + _little_endian(array(code, differences))
+    return _ABSOLUTE, _little_endian(array("q", column))
+
+
+def _little_endian(column: array[int] | array[float]) -> bytes:
     if _SWAP:
-        for column in columns:
-            column.byteswap()
-    return len(pairs), b"".join(column.tobytes() for column in columns)
+        column.byteswap()
+    return column.tobytes()
 
 
 def unpack(count: int, data: bytes) -> Pack:
-    width = 8 * count
-    if len(data) != 3 * width:
-        raise ValueError(f"a metric pack of {count} points must be {3 * width} bytes, not {len(data)}")
-    timestamps, steps, values = array("q"), array("q"), array("d")
-    timestamps.frombytes(data[:width])
-    steps.frombytes(data[width : 2 * width])
-    values.frombytes(data[2 * width :])
+    """The points of a pack of `count` points; ValueError if `data` is not such a pack."""
+    try:
+        codes = data[:2].decode("ascii")
+        timestamps, offset = _decode_integers(codes[0], count, data, 2)
+        steps, offset = _decode_integers(codes[1], count, data, offset)
+    except (UnicodeDecodeError, IndexError, KeyError) as error:
+        raise ValueError(f"not a metric pack of {count} points: {error}") from None
+    if len(data) - offset != 8 * count:
+        raise ValueError(f"a metric pack of {count} points has {len(data) - offset} bytes of values")
+    values = array("d")
+    values.frombytes(data[offset:])
     if _SWAP:
-        for column in (timestamps, steps, values):
-            column.byteswap()
+        values.byteswap()
     return Pack(timestamps, steps, values)
+
+
+def _decode_integers(code: str, count: int, data: bytes, offset: int) -> tuple[array[int], int]:
+    """One integer column of `count` values at `offset`, and the offset after it."""
+    column = array("q")
+    if code == _ABSOLUTE:
+        end = offset + 8 * count
+        column.frombytes(data[offset:end])
+        if _SWAP:
+            column.byteswap()
+    else:
+        end = offset + 8 + _ITEM_SIZES[code] * (count - 1)
+        differences = array(code)
+        differences.frombytes(data[offset + 8 : end])
+        if _SWAP:
+            differences.byteswap()
+        first = int.from_bytes(data[offset : offset + 8], "little", signed=True)
+        column.extend(accumulate(differences, initial=first))
+    if len(column) != count or end > len(data):
+        raise IndexError("the pack is shorter than its point count")
+    return column, end
 
 
 class History(NamedTuple):

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from polytrack.v1 import tracking_pb2 as pb
 from polytrack_server.errors import InvalidParameter
 from polytrack_server.store.database import Database, Transaction
-from polytrack_server.store.interface import MetricPoint, Page, Plain
+from polytrack_server.store.interface import MetricColumns, MetricPoint, Page, Plain
 from polytrack_server.store.messages import MAX_DOUBLE, NAN, stored_metric_value
 from polytrack_server.store.metric_packing import (
     SortKey,
@@ -69,6 +69,14 @@ def sample_evenly(count: int, max_results: int) -> list[int]:
     return [index * (count - 1) // (max_results - 1) for index in range(max_results)]
 
 
+def _points_of(columns: MetricColumns | None) -> list[MetricPoint]:
+    if columns is None:
+        return []
+    return [
+        MetricPoint(key, value, timestamp, step) for key, value, timestamp, step in zip(*columns, strict=True)
+    ]
+
+
 def _pack_row(
     run_id: str,
     key: str,
@@ -107,16 +115,33 @@ class MetricRepository:
             )
         )
 
-    def write(self, transaction: Transaction, run_id: str, points: Sequence[MetricPoint]) -> None:
+    def write(
+        self,
+        transaction: Transaction,
+        run_id: str,
+        points: Sequence[MetricPoint],
+        columns: MetricColumns | None = None,
+    ) -> None:
         """Store measurements (exact duplicates ignored) and move each key's latest value forward."""
-        if not points:
-            return
-        keys, values, timestamps, steps, model_ids, dataset_names, dataset_digests = zip(*points, strict=True)
+        if columns is not None and columns.values and points:
+            # Both forms in one batch (rare): as points.
+            points = [*points, *_points_of(columns)]
+            columns = None
+        if columns is None or not columns.values:
+            if not points:
+                return
+            point_keys, point_values, point_timestamps, point_steps, *origins = zip(*points, strict=True)
+            columns = MetricColumns(point_keys, point_values, point_timestamps, point_steps)
+            # Points with a model or dataset take the general path.
+            plain = not any(map(any, origins))
+        else:
+            plain = True
+        keys, values, timestamps, steps = columns
         packs: list[dict[str, Any]] | None = None
-        if not (any(model_ids) or any(dataset_names) or any(dataset_digests)) and all(map(isfinite, values)):
+        if plain and all(map(isfinite, values)):
             packs, latest = self._ordered_packs(run_id, keys, values, timestamps, steps)
         if packs is None:
-            packs, latest = self._packs_of(run_id, points)
+            packs, latest = self._packs_of(run_id, points or _points_of(columns))
         transaction.execute_many(self._insert_pack, packs)
         transaction.execute_many(
             self._upsert_latest,

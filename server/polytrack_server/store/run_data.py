@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from polytrack.v1 import tracking_pb2 as pb
 from polytrack_server.errors import InvalidParameter, NotFound
 from polytrack_server.store.database import Database, Transaction
-from polytrack_server.store.interface import MetricPoint
+from polytrack_server.store.interface import MetricColumns, MetricPoint
 from polytrack_server.store.metrics import MetricRepository
 from polytrack_server.store.runs import RunRepository
 from polytrack_server.store.schema import (
@@ -57,13 +57,14 @@ class RunDataRepository:
         metric_points: Sequence[MetricPoint],
         logged_params: Sequence[tuple[str, str]],
         logged_tags: Sequence[tuple[str, str]],
+        metric_columns: MetricColumns | None = None,
     ) -> None:
         with self._db.transaction(write=True) as transaction:
             self._runs.active_run_experiment(transaction, run_id)
             if logged_params:
                 self._write_params(transaction, run_id, _unique_params(run_id, logged_params))
-            if metric_points:
-                self._metrics.write(transaction, run_id, metric_points)
+            if metric_points or (metric_columns and metric_columns.values):
+                self._metrics.write(transaction, run_id, metric_points, metric_columns)
             if logged_tags:
                 self._runs.write_tags(transaction, run_id, dict(logged_tags))
 

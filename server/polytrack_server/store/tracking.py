@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from polytrack.v1 import tracking_pb2 as pb
 from polytrack_server.store.database import Database
 from polytrack_server.store.experiments import ExperimentRepository
-from polytrack_server.store.interface import MetricPoint, Page, Plain
+from polytrack_server.store.interface import MetricColumns, MetricPoint, Page, Plain
 from polytrack_server.store.metrics import MetricRepository
 from polytrack_server.store.run_data import RunDataRepository
 from polytrack_server.store.runs import RunRepository
@@ -112,8 +112,9 @@ class SqlTrackingStore:
         metrics: Sequence[MetricPoint],
         params: Sequence[tuple[str, str]],
         tags: Sequence[tuple[str, str]],
+        metric_columns: MetricColumns | None = None,
     ) -> None:
-        self._run_data.log_batch(run_id, metrics, params, tags)
+        self._run_data.log_batch(run_id, metrics, params, tags, metric_columns)
 
     def set_tag(self, run_id: str, key: str, value: str) -> None:
         self._run_data.set_tag(run_id, key, value)

@@ -95,13 +95,38 @@ def test_round_trip_of_extreme_values():
     assert math.isnan(pack.values[zero_index + 1])
 
 
-def test_packed_bytes_are_three_little_endian_arrays():
+def test_packed_bytes_store_integer_columns_as_differences_when_they_fit():
     count, data = pack_points([sort_key(7, -2, 1.5), sort_key(3, 4, NAN)])
     assert count == 2
-    assert data[:16] == struct.pack("<2q", 3, 7)
-    assert data[16:32] == struct.pack("<2q", 4, -2)
-    (first, second) = struct.unpack("<2d", data[32:])
+    # Two codes, then each integer column as its first value and the differences that follow.
+    assert data[:2] == b"bb"
+    assert data[2:11] == struct.pack("<qb", 3, 4)
+    assert data[11:20] == struct.pack("<qb", 4, -6)
+    (first, second) = struct.unpack("<2d", data[20:])
     assert math.isnan(first) and second == 1.5
+
+
+@pytest.mark.parametrize(
+    ("difference", "code"),
+    [(127, b"b"), (128, b"h"), (32767, b"h"), (32768, b"i"), (2**31, b"q"), (2**63 - 1, b"q")],
+)
+def test_the_smallest_difference_type_that_fits_is_chosen(difference, code):
+    count, data = pack_points([sort_key(0, 0, 1.0), sort_key(0, difference, 2.0)])
+    assert data[1:2] == code
+    assert list(unpack(count, data).steps) == sorted([0, difference])
+
+
+def test_differences_beyond_64_bits_store_the_column_as_it_is():
+    count, data = pack_points([sort_key(INT64_MIN, 0, 1.0), sort_key(INT64_MAX, 0, 2.0)])
+    assert data[:2] == b"Ab"
+    assert data[2:18] == struct.pack("<2q", INT64_MIN, INT64_MAX)
+    assert list(unpack(count, data).timestamps) == [INT64_MIN, INT64_MAX]
+
+
+def test_a_single_point_is_stored_as_it_is():
+    assert pack_points([sort_key(5, 6, 7.0)])[0] == 1
+    _, data = pack_points([sort_key(5, 6, 7.0)])
+    assert data == b"AA" + struct.pack("<2qd", 5, 6, 7.0)
 
 
 def test_duplicates_are_removed_and_points_sorted_by_timestamp_step_value():
@@ -126,15 +151,28 @@ def test_nan_and_zero_at_one_point_are_distinct_measurements():
 
 def test_empty_pack():
     count, data = pack_points([])
-    assert (count, data) == (0, b"")
-    pack = unpack(0, b"")
+    assert (count, data) == (0, b"AA")
+    pack = unpack(0, data)
     assert len(pack.timestamps) == len(pack.steps) == len(pack.values) == 0
 
 
-@pytest.mark.parametrize(("count", "length"), [(1, 23), (1, 25), (2, 24), (0, 1), (3, 0), (1, 0)])
-def test_unpack_rejects_wrong_byte_lengths(count, length):
-    with pytest.raises(ValueError, match=f"a metric pack of {count} points must be {24 * count} bytes"):
-        unpack(count, bytes(length))
+@pytest.mark.parametrize(
+    ("count", "data"),
+    [
+        (1, b"AA" + bytes(23)),
+        (1, b"AA" + bytes(25)),
+        (2, b"AA" + bytes(24)),
+        (0, b"AA" + bytes(1)),
+        (3, b""),
+        (1, b"AA"),
+        (2, b"bb" + bytes(9 + 9 + 15)),
+        (2, b"Zb" + bytes(40)),
+        (2, b"\xff\xfe" + bytes(40)),
+    ],
+)
+def test_unpack_rejects_data_that_is_not_a_pack_of_that_many_points(count, data):
+    with pytest.raises(ValueError, match=f"metric pack of {count} points"):
+        unpack(count, data)
 
 
 def test_key_at_matches_sort_key():
@@ -159,7 +197,7 @@ def test_ordered_columns_pack_as_pack_points_does():
     )
     packed_columns = pack_ordered_columns(timestamps, steps, values)
     assert packed_columns == pack_points(map(sort_key, timestamps, steps, values))
-    assert pack_ordered_columns([], [], []) == (0, b"")
+    assert pack_ordered_columns([], [], []) == (0, b"AA")
     assert pack_ordered_columns((7,), (8,), (9.0,)) == pack_points([sort_key(7, 8, 9.0)])
 
 

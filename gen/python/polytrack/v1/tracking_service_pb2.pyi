@@ -297,16 +297,18 @@ class LogParamResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class LogBatchRequest(_message.Message):
-    __slots__ = ("run_id", "metrics", "params", "tags")
+    __slots__ = ("run_id", "metrics", "params", "tags", "metric_columns")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     METRICS_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    METRIC_COLUMNS_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     metrics: _containers.RepeatedCompositeFieldContainer[_tracking_pb2.Metric]
     params: _containers.RepeatedCompositeFieldContainer[_tracking_pb2.Param]
     tags: _containers.RepeatedCompositeFieldContainer[_tracking_pb2.RunTag]
-    def __init__(self, run_id: _Optional[str] = ..., metrics: _Optional[_Iterable[_Union[_tracking_pb2.Metric, _Mapping]]] = ..., params: _Optional[_Iterable[_Union[_tracking_pb2.Param, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[_tracking_pb2.RunTag, _Mapping]]] = ...) -> None: ...
+    metric_columns: _tracking_pb2.MetricColumns
+    def __init__(self, run_id: _Optional[str] = ..., metrics: _Optional[_Iterable[_Union[_tracking_pb2.Metric, _Mapping]]] = ..., params: _Optional[_Iterable[_Union[_tracking_pb2.Param, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[_tracking_pb2.RunTag, _Mapping]]] = ..., metric_columns: _Optional[_Union[_tracking_pb2.MetricColumns, _Mapping]] = ...) -> None: ...
 
 class LogBatchResponse(_message.Message):
     __slots__ = ()
