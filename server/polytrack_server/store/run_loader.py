@@ -7,6 +7,8 @@ through the driver's cursor: a page of a thousand runs carries tens of thousands
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, Final
 
 from polytrack_server.store.database import Database, Transaction
@@ -26,6 +28,9 @@ RUN_COLUMNS: Final = (
     "lifecycle_stage",
     "artifact_uri",
 )
+
+
+_RUN_ID: Final = itemgetter(0)
 
 
 class RunLoader:
@@ -69,27 +74,19 @@ class RunLoader:
         data = {run_id: run["data"] for run_id, run in by_id.items()}
         self._add_metrics(fetch(self._metrics, ids), data)
         for sql, field in ((self._params, "params"), (self._tags, "tags")):
-            current_id = None
-            entries: list[Plain] = []
-            for run_id, key, value in fetch(sql, ids):
-                if run_id != current_id:
-                    current_id, entries = run_id, []
-                    data[run_id][field] = entries
-                entries.append({"key": key, "value": value})
+            # Rows come grouped by run: one list per run, built by a comprehension.
+            for run_id, rows in groupby(fetch(sql, ids), key=_RUN_ID):
+                data[run_id][field] = [{"key": key, "value": value} for _, key, value in rows]
         self._add_inputs(transaction, fetch(self._inputs, ids), by_id)
         return [by_id[run_id] for run_id in run_ids if run_id in by_id]
 
     @staticmethod
     def _add_metrics(rows: list[Any], data: dict[str, Plain]) -> None:
-        current_id = None
-        entries: list[Plain] = []
-        for run_id, key, value, is_nan, timestamp, step in rows:
-            if run_id != current_id:
-                current_id, entries = run_id, []
-                data[run_id]["metrics"] = entries
-            entries.append(
+        for run_id, group in groupby(rows, key=_RUN_ID):
+            data[run_id]["metrics"] = [
                 {"key": key, "value": NAN if is_nan else value, "timestamp": timestamp, "step": step}
-            )
+                for _, key, value, is_nan, timestamp, step in group
+            ]
 
     def _add_inputs(self, transaction: Transaction, rows: list[Any], by_id: dict[str, Plain]) -> None:
         dataset_inputs: dict[str, Plain] = {}
