@@ -199,6 +199,13 @@ class PlainNormalizer:
             if field.is_repeated:
                 return [*lines, f"for x in d.get({key}, ()): {inner}(x)"]
             return [*lines, f"v = d.get({key})", f"if v is not None: {inner}(v)"]
+        if field.type in _FLOATING and not field.is_repeated:
+            # Most values are finite numbers, already their JSON form: write only the others.
+            return [
+                *lines,
+                f"v = d.get({key})",
+                f"if v is not None and not -INF < v < INF: d[{key}] = non_finite(v)",
+            ]
         value = self._value_expression(field)
         if value is None:
             return lines

@@ -66,11 +66,18 @@ class RunLoader:
         """The runs of `run_ids` that exist, in the order of `run_ids`, as plain `Run` values."""
         if not run_ids:
             return []
-        fetch = transaction.fetch_all
-        ids = {"ids": self._db.list_value(run_ids)}
-        by_id = {row[0]: empty_run_values(row) for row in fetch(self._runs, ids)}
-        if not by_id:
+        rows = transaction.fetch_all(self._runs, {"ids": self._db.list_value(run_ids)})
+        found = {row[0]: row for row in rows}
+        return self.load_rows(transaction, [found[run_id] for run_id in run_ids if run_id in found])
+
+    def load_rows(self, transaction: Transaction, run_rows: Sequence[Sequence[Any]]) -> list[Plain]:
+        """The runs whose `RUN_COLUMNS` values are `run_rows`, in that order, as plain `Run` values."""
+        if not run_rows:
             return []
+        fetch = transaction.fetch_all
+        by_id = {row[0]: empty_run_values(row) for row in run_rows}
+        run_ids = list(by_id)
+        ids = {"ids": self._db.list_value(run_ids)}
         data = {run_id: run["data"] for run_id, run in by_id.items()}
         self._add_metrics(fetch(self._metrics, ids), data)
         for sql, field in ((self._params, "params"), (self._tags, "tags")):
@@ -78,7 +85,7 @@ class RunLoader:
             for run_id, rows in groupby(fetch(sql, ids), key=_RUN_ID):
                 data[run_id][field] = [{"key": key, "value": value} for _, key, value in rows]
         self._add_inputs(transaction, fetch(self._inputs, ids), by_id)
-        return [by_id[run_id] for run_id in run_ids if run_id in by_id]
+        return list(by_id.values())
 
     @staticmethod
     def _add_metrics(rows: list[Any], data: dict[str, Plain]) -> None:

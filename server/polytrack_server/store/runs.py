@@ -187,7 +187,8 @@ class RunRepository:
         numbers = [parse_experiment_id(experiment_id) for experiment_id in experiment_ids]
         conditions = run_filter_conditions(filter_string)
         offset = decode_page_token(page_token)
-        query = ordered_runs_query([runs.c.run_uuid], conditions, order_by)
+        # The runs' own columns come with the search: the loader need not read them again.
+        query = ordered_runs_query([runs.c[column] for column in RUN_COLUMNS], conditions, order_by)
         numbers = [number for number in dict.fromkeys(numbers) if fits_id_column(number)]
         if not numbers:
             return Page([], None)
@@ -196,7 +197,7 @@ class RunRepository:
             runs.c.lifecycle_stage.in_(lifecycle_stages(view_type)),
         )
         with self._db.read() as connection:
-            ids = connection.execute(query.limit(max_results + 1).offset(offset)).scalars().all()
-            page, more = ids[:max_results], len(ids) > max_results
-            found = self.loader.load(Transaction.within(connection), page)
+            rows = connection.execute(query.limit(max_results + 1).offset(offset)).all()
+            page, more = rows[:max_results], len(rows) > max_results
+            found = self.loader.load_rows(Transaction.within(connection), page)
         return Page(found, encode_page_token(offset + max_results) if more else None)
