@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from polytrack._run_context import state
 from polytrack.client import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "e2e"))
@@ -55,6 +56,25 @@ CLIENT_VARIABLES = [
 def _clean_client_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in CLIENT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+
+
+FLUENT_VARIABLES = [
+    f"{prefix}_{name}"
+    for prefix in ("POLYTRACK", "MLFLOW")
+    for name in ("EXPERIMENT_NAME", "EXPERIMENT_ID", "RUN_ID", "TRACKING_URI", "SPOOL_AFTER_SECONDS")
+]
+
+
+@pytest.fixture
+def fluent_state(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Fresh fluent state per test, with the spool and artifacts under the test's folder."""
+    for name in FLUENT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("POLYTRACK_SPOOL_DIR", str(tmp_path / "spool"))
+    monkeypatch.setenv("POLYTRACK_ARTIFACTS_DESTINATION", str(tmp_path / "artifacts"))
+    state.reset()
+    yield
+    state.reset()
 
 
 @pytest.fixture(scope="session")

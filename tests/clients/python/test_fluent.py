@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,23 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "e2e"))
 
 from live_server import ServerHandle, start_server
 
-FLUENT_VARIABLES = [
-    f"{prefix}_{name}"
-    for prefix in ("POLYTRACK", "MLFLOW")
-    for name in ("EXPERIMENT_NAME", "EXPERIMENT_ID", "RUN_ID", "TRACKING_URI", "SPOOL_AFTER_SECONDS")
-]
-
-
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """Fresh fluent state per test, with the spool and artifacts under the test's folder."""
-    for name in FLUENT_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("POLYTRACK_SPOOL_DIR", str(tmp_path / "spool"))
-    monkeypatch.setenv("POLYTRACK_ARTIFACTS_DESTINATION", str(tmp_path / "artifacts"))
-    state.reset()
-    yield
-    state.reset()
+pytestmark = pytest.mark.usefixtures("fluent_state")
 
 
 @pytest.fixture

@@ -5,14 +5,11 @@ through the logging queue (and the synchronous path) on every transport and come
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import polytrack
-from polytrack._run_context import state
 from polytrack.entities import Dataset
 from polytrack.errors import PolytrackException
 
@@ -25,15 +22,7 @@ class ForeignDataset:
     source = "s3://bucket/holdout.parquet"
 
 
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in ("TRACKING_URI", "EXPERIMENT_NAME", "EXPERIMENT_ID", "RUN_ID"):
-        monkeypatch.delenv(f"POLYTRACK_{name}", raising=False)
-        monkeypatch.delenv(f"MLFLOW_{name}", raising=False)
-    monkeypatch.setenv("POLYTRACK_SPOOL_DIR", str(tmp_path / "spool"))
-    state.reset()
-    yield
-    state.reset()
+pytestmark = pytest.mark.usefixtures("fluent_state")
 
 
 def _history(uri: str, run_id: str, key: str) -> list[tuple[Any, ...]]:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -20,15 +18,7 @@ POINTS = 300
 CHILDREN = 2
 
 
-@pytest.fixture(autouse=True)
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    for name in ("TRACKING_URI", "EXPERIMENT_NAME", "EXPERIMENT_ID", "RUN_ID"):
-        monkeypatch.delenv(f"POLYTRACK_{name}", raising=False)
-        monkeypatch.delenv(f"MLFLOW_{name}", raising=False)
-    monkeypatch.setenv("POLYTRACK_SPOOL_DIR", str(tmp_path / "spool"))
-    state.reset()
-    yield
-    state.reset()
+pytestmark = pytest.mark.usefixtures("fluent_state")
 
 
 def _inherited_connections() -> list[object]:
