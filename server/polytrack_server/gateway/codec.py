@@ -38,6 +38,7 @@ class MessageCodec:
         self._encode = encode
         self._plain = plain
         self._plain_normalizers: dict[str, Callable[[dict[str, Any]], None] | None] = {}
+        self._field_numbers = {field.name: field.number for field in decoder.descriptor.fields}
         self.message_class = decoder.message_class
 
     def decode(self, value: Any) -> Message:
@@ -126,8 +127,7 @@ class MessageCodec:
                 normalize(element)
         encoded[response.field] = response.elements
         # Keys in field-number order, as the message encoder writes them.
-        order = {field.name: field.number for field in self._decoder.descriptor.fields}
-        return dict(sorted(encoded.items(), key=lambda item: order[item[0]]))
+        return dict(sorted(encoded.items(), key=lambda item: self._field_numbers[item[0]]))
 
 
 def _no_nested_messages(descriptor: Descriptor) -> Convert:

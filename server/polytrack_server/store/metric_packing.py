@@ -45,10 +45,7 @@ class Pack(NamedTuple):
     values: array[float]
 
     def key_at(self, index: int) -> SortKey:
-        value = self.values[index]
-        if value != value:
-            return (self.timestamps[index], self.steps[index], 0.0, 1)
-        return (self.timestamps[index], self.steps[index], value, 0)
+        return sort_key(self.timestamps[index], self.steps[index], self.values[index])
 
 
 def sort_key(timestamp: int, step: int, value: float) -> SortKey:

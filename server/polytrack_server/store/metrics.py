@@ -208,13 +208,10 @@ class MetricRepository:
             group_name: str | tuple[str, str | None, str | None, str | None] = key
             if model_id or dataset_name or dataset_digest:
                 group_name = (key, model_id or None, dataset_name or None, dataset_digest or None)
-            if value != value:
-                point: SortKey = (timestamp, step, 0.0, 1)
-                any_nan = True
-            elif -MAX_DOUBLE <= value <= MAX_DOUBLE:
-                point = (timestamp, step, value, 0)
-            else:
-                point = (timestamp, step, stored_metric_value(value)[0], 0)
+            if not -MAX_DOUBLE <= value <= MAX_DOUBLE and value == value:
+                value = stored_metric_value(value)[0]
+            point = sort_key(timestamp, step, value)
+            any_nan = any_nan or bool(point[3])
             group = groups.get(group_name)
             if group is None:
                 groups[group_name] = [point]
