@@ -313,6 +313,28 @@ def measure_curl(label: str, base_url: str, session: int, payload: Path, workdir
     return row
 
 
+def measure_disk(workdir: Path, size_mib: int) -> float:
+    """The disk's durable write speed (MiB/s): `size_mib` written in 1 MiB blocks, then fsynced, the
+    best of two tries. Both servers write uploads to this disk; polytrack fsyncs each upload before
+    answering (MLflow does not), so this bounds polytrack's upload throughput."""
+    block = os.urandom(MIB)
+    best = 0.0
+    for attempt in range(2):
+        target = workdir / f"disk-{attempt}.bin"
+        started = time.perf_counter()
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            for _ in range(size_mib):
+                os.write(descriptor, block)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        best = max(best, size_mib / (time.perf_counter() - started))
+        target.unlink()
+    print(f"disk: durable write {best:.1f} MiB/s", flush=True)
+    return round(best, 1)
+
+
 def _speedups(rows: dict[str, Any], reference: str) -> dict[str, float]:
     baseline = rows[reference]
     return {
@@ -351,6 +373,7 @@ def main() -> int:
             for index in range(args.size_mb // 16):
                 handle.write(block[index % 7 :] + block[: index % 7])
             handle.write(block[: (args.size_mb % 16) * MIB])
+        results["disk_durable_write_mib_s"] = measure_disk(workdir, args.size_mb)
         with server("polytrack", workdir, None) as (process, endpoints):
             for transport in ("rest", "grpc"):
                 results["results"][f"polytrack-{transport}"] = measure(

@@ -34,6 +34,7 @@ from typing import Any, BinaryIO, Protocol
 import httpx
 
 from polytrack._artifacts_io import PipelinedWriter, copy_stream
+from polytrack._download_wire import parse_download_chunk
 from polytrack._transport.base import RetryPolicy
 from polytrack._transport.rest import DEFAULT_TIMEOUT, error_from_response
 from polytrack.errors import PolytrackException
@@ -285,7 +286,12 @@ class GrpcStreamTransfer:
         from polytrack.v1 import artifacts_service_pb2
 
         self._api = artifacts_service_pb2
-        self._stub = transport.stub(artifacts_service_pb2.DESCRIPTOR.services_by_name["ArtifactsService"])
+        service = artifacts_service_pb2.DESCRIPTOR.services_by_name["ArtifactsService"]
+        self._stub = transport.stub(service)
+        download_request = artifacts_service_pb2.DownloadArtifactRequest
+        self._download = transport.raw_server_stream(
+            f"/{service.full_name}/DownloadArtifact", download_request.SerializeToString
+        )
         self._metadata = transport.metadata
         self._retry: RetryPolicy = transport.retry
         self._root = root
@@ -334,14 +340,13 @@ class GrpcStreamTransfer:
                 expected: str | None = None
                 try:
                     request = self._api.DownloadArtifactRequest(path=source, offset=received)
-                    for message in self._stub.DownloadArtifact(request, metadata=self._metadata):
-                        # Each read of a bytes field copies it: read it once.
-                        data = message.data
-                        if data:
-                            writer.write(data)
-                            received += len(data)
-                        if message.HasField("sha256"):
-                            expected = message.sha256
+                    for raw in self._download(request, metadata=self._metadata):
+                        chunk = parse_download_chunk(raw)
+                        if chunk.data:
+                            writer.write(chunk.data)
+                            received += len(chunk.data)
+                        if chunk.sha256 is not None:
+                            expected = chunk.sha256
                 except grpc.RpcError as error:
                     wait = None
                     if error.code() == grpc.StatusCode.UNAVAILABLE:

@@ -4,15 +4,24 @@ Writes go to a hidden temporary file in the target's directory, are flushed and 
 renamed over the target, so readers see either the old file or the complete new one, never a
 torn one, and a failed upload leaves nothing. Every path is confined with `paths.confined`, which
 also refuses symbolic links leading out of the root.
+
+A file's SHA-256, once known (sent with a gRPC upload, or computed by a whole-file download), is
+kept in an extended attribute of the file together with its size and modification time, so that
+later gRPC downloads send it without hashing the file again (hashing was the slowest step of a
+download). The attribute only counts while size and modification time still match: a file changed
+behind the server's back is hashed anew. Filesystems without user extended attributes just hash
+every time.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import stat
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -31,6 +40,11 @@ TEMPORARY_PREFIX = ".polytrack-upload-"
 # Written bytes are handed to the kernel for write-back every this many bytes (see _LocalWriter).
 WRITE_BACK_INTERVAL = 8 * 1024 * 1024
 _CAN_ADVISE = hasattr(os, "posix_fadvise")
+# Buffers per writev call: Linux accepts at most 1024 (IOV_MAX).
+_MAX_WRITE_BUFFERS = 1024
+DIGEST_ATTRIBUTE = "user.polytrack.sha256"
+_CAN_TAG = hasattr(os, "setxattr")
+_DIGEST_TAG = re.compile(rb"(\d+):(\d+):([0-9a-f]{64})")
 
 
 class LocalArtifactRepository(ArtifactRepository):
@@ -121,10 +135,36 @@ class LocalArtifactRepository(ArtifactRepository):
                 target.unlink()
 
 
+def _kept_digest(descriptor: int, info: os.stat_result) -> str | None:
+    """The SHA-256 kept with the open file, if it was kept for the file as it is now."""
+    if not _CAN_TAG:
+        return None
+    try:
+        tag = os.getxattr(descriptor, DIGEST_ATTRIBUTE)
+    except OSError:
+        return None
+    found = _DIGEST_TAG.fullmatch(tag)
+    if found is None or (int(found[1]), int(found[2])) != (info.st_size, info.st_mtime_ns):
+        return None
+    return found[3].decode()
+
+
+def _keep_digest(descriptor: int, sha256: str) -> None:
+    """Keep `sha256` with the open file, stamped with its current size and modification time."""
+    if not _CAN_TAG or not re.fullmatch("[0-9a-f]{64}", sha256):
+        return
+    info = os.fstat(descriptor)
+    tag = f"{info.st_size}:{info.st_mtime_ns}:{sha256}".encode()
+    # Unsupported by the filesystem, read-only or not ours: the digest is only an optimisation.
+    with contextlib.suppress(OSError):
+        os.setxattr(descriptor, DIGEST_ATTRIBUTE, tag)
+
+
 class _LocalReader(ArtifactReader):
     def __init__(self, handle: BinaryIO, offset: int, length: int | None) -> None:
         self._handle = handle
-        self._size = os.fstat(handle.fileno()).st_size
+        self._opened = os.fstat(handle.fileno())
+        self._size = self._opened.st_size
         if offset < 0 or offset > self._size:
             handle.close()
             raise InvalidParameter(f"Offset {offset} is outside the file (size {self._size}).")
@@ -145,6 +185,20 @@ class _LocalReader(ArtifactReader):
         data = self._handle.read(min(size, self._remaining))
         self._remaining -= len(data)
         return data
+
+    @property
+    def sha256(self) -> str | None:
+        return _kept_digest(self._handle.fileno(), self._opened)
+
+    def remember_sha256(self, sha256: str) -> None:
+        now = os.fstat(self._handle.fileno())
+        if (now.st_size, now.st_mtime_ns) == (self._opened.st_size, self._opened.st_mtime_ns):
+            _keep_digest(self._handle.fileno(), sha256)
+
+    def skip(self, count: int) -> None:
+        step = max(0, min(count, self._remaining))
+        self._handle.seek(step, os.SEEK_CUR)
+        self._remaining -= step
 
     def close(self) -> None:
         self._handle.close()
@@ -172,6 +226,24 @@ class _LocalWriter(ArtifactWriter):
         if _CAN_ADVISE and self._written - self._written_back >= WRITE_BACK_INTERVAL:
             self._write_back()
 
+    def write_all(self, chunks: Sequence[bytes]) -> None:
+        if self._handle is None:
+            raise ValueError("The artifact writer is closed")
+        # Straight from the received buffers, without joining them first (a copy of every byte).
+        self._handle.flush()
+        descriptor = self._handle.fileno()
+        pending = [memoryview(data) for data in chunks if data]
+        while pending:
+            written = os.writev(descriptor, pending[:_MAX_WRITE_BUFFERS])
+            self._written += written
+            while pending and written >= len(pending[0]):
+                written -= len(pending[0])
+                pending.pop(0)
+            if written:
+                pending[0] = pending[0][written:]
+        if _CAN_ADVISE and self._written - self._written_back >= WRITE_BACK_INTERVAL:
+            self._write_back()
+
     def _write_back(self) -> None:
         """Start writing the new bytes to disk now and let the kernel drop the cached pages.
 
@@ -188,11 +260,14 @@ class _LocalWriter(ArtifactWriter):
         os.posix_fadvise(self._handle.fileno(), start, self._written - start, os.POSIX_FADV_DONTNEED)
         self._written_back = self._written
 
-    def commit(self) -> int:
+    def commit(self, sha256: str | None = None) -> int:
         handle = self._handle
         if handle is None:
             raise ValueError("The artifact writer is closed")
         handle.flush()
+        if sha256 is not None:
+            # After the last write, so that the stamped modification time is the final one.
+            _keep_digest(handle.fileno(), sha256)
         os.fsync(handle.fileno())
         handle.close()
         self._handle = None

@@ -10,7 +10,7 @@ GETs behind `open_read`) without any caller changing.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -48,9 +48,18 @@ class ArtifactWriter(abc.ABC):
     def write(self, data: bytes) -> None:
         """Append `data`."""
 
+    def write_all(self, chunks: Sequence[bytes]) -> None:
+        """Append each of `chunks` in turn (an implementation may do it in one vectored write)."""
+        for data in chunks:
+            self.write(data)
+
     @abc.abstractmethod
-    def commit(self) -> int:
-        """Make the file durable and visible at its path; returns its size."""
+    def commit(self, sha256: str | None = None) -> int:
+        """Make the file durable and visible at its path; returns its size.
+
+        `sha256` is the hex SHA-256 of everything written, when the caller computed it on the way
+        in; a repository may keep it with the file (see `ArtifactReader.sha256`).
+        """
 
     @abc.abstractmethod
     def abort(self) -> None:
@@ -81,6 +90,25 @@ class ArtifactReader(abc.ABC):
     @abc.abstractmethod
     def read(self, size: int = DEFAULT_CHUNK_SIZE) -> bytes:
         """Up to `size` next bytes of the range; b"" at its end."""
+
+    @property
+    def sha256(self) -> str | None:
+        """The hex SHA-256 of the whole file when the repository kept one that still matches it,
+        else None (the caller hashes the bytes itself)."""
+        return None
+
+    def remember_sha256(self, sha256: str) -> None:
+        """Keep `sha256`, computed by reading this whole file, for later readers. Best effort: a
+        repository that cannot keep it, or whose file changed meanwhile, ignores it."""
+        return None
+
+    def skip(self, count: int) -> None:
+        """Move `count` bytes further into the range without returning them."""
+        while count > 0:
+            data = self.read(min(count, DEFAULT_CHUNK_SIZE))
+            if not data:
+                return
+            count -= len(data)
 
     @abc.abstractmethod
     def close(self) -> None:

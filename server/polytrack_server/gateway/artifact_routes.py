@@ -98,26 +98,29 @@ def _error_response(error: PolytrackError) -> Response:
 async def _receive_file(request: Request, repository: ArtifactRepository, path: str) -> None:
     """Stream the request body into `path`, in writes of about WRITE_BUFFER_SIZE bytes.
 
-    One write runs on a worker thread while the next buffer fills: uvicorn stops reading the socket
+    One write runs on a worker thread while the next buffers fill: uvicorn stops reading the socket
     while the body waits unread, so writing and receiving in turn would leave the network idle
-    during every disk write. At most two buffers are held at any time.
+    during every disk write. The received chunks are written as they are (one vectored write),
+    not joined first; at most two batches are held at any time.
     """
     writer = await run_in_threadpool(repository.open_write, path)
     writing: asyncio.Future[None] | None = None
     try:
-        buffer = bytearray()
+        batch: list[bytes] = []
+        batch_size = 0
         async for chunk in request.stream():
-            buffer += chunk
-            if len(buffer) >= WRITE_BUFFER_SIZE:
+            batch.append(chunk)
+            batch_size += len(chunk)
+            if batch_size >= WRITE_BUFFER_SIZE:
                 if writing is not None:
                     await writing
-                writing = asyncio.ensure_future(run_in_threadpool(writer.write, bytes(buffer)))
-                buffer.clear()
+                writing = asyncio.ensure_future(run_in_threadpool(writer.write_all, batch))
+                batch, batch_size = [], 0
         if writing is not None:
             await writing
             writing = None
-        if buffer:
-            await run_in_threadpool(writer.write, bytes(buffer))
+        if batch:
+            await run_in_threadpool(writer.write_all, batch)
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) != writer.bytes_written:
             raise InvalidParameter(

@@ -132,7 +132,7 @@ class ArtifactsServicer:
                     f"Checksum mismatch for {target!r}: received bytes have SHA-256 {actual}, the client "
                     f"sent {expected}; nothing was stored."
                 )
-            size = writer.commit()
+            size = writer.commit(sha256=actual)
         return art.UploadArtifactResponse(path=target, file_size=size, sha256=actual)
 
     def download_artifact(
@@ -150,21 +150,31 @@ class ArtifactsServicer:
             size = reader.file_size
             if offset < 0 or offset > size:
                 raise InvalidParameter(f"Invalid offset {offset}: the file has {size} bytes.")
-            digest = hashlib.sha256()
-            skipped = 0
-            while skipped < offset:
-                data = reader.read(min(STREAM_CHUNK_SIZE, offset - skipped))
-                digest.update(data)
-                skipped += len(data)
+            # The whole file's digest, kept by the repository, spares hashing it again; without one
+            # the bytes are hashed as they go, the skipped prefix included.
+            kept = reader.sha256
+            digest = None if kept is not None else hashlib.sha256()
+            if digest is None:
+                reader.skip(offset)
+            else:
+                skipped = 0
+                while skipped < offset:
+                    data = reader.read(min(STREAM_CHUNK_SIZE, offset - skipped))
+                    digest.update(data)
+                    skipped += len(data)
             first = True
             for data in reader.chunks(STREAM_CHUNK_SIZE):
-                digest.update(data)
+                if digest is not None:
+                    digest.update(data)
                 message = art.DownloadArtifactResponse(data=data)
                 if first:
                     message.file_size = size
                     first = False
                 yield message
-            last = art.DownloadArtifactResponse(sha256=digest.hexdigest())
+            if digest is not None:
+                kept = digest.hexdigest()
+                reader.remember_sha256(kept)
+            last = art.DownloadArtifactResponse(sha256=kept)
             if first:
                 last.file_size = size
             yield last

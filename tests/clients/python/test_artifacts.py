@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import uuid
 from pathlib import Path
 
 import pytest
+from live_server import ServerHandle
 
 import polytrack
 from polytrack._run_context import state
@@ -75,6 +77,28 @@ def test_a_file_larger_than_the_transfer_buffers_round_trips_and_leaves_no_parti
         with pytest.raises(PolytrackException):
             client.download_artifacts(run_id, "d/missing.bin", target)
         assert sorted(entry.name for entry in local.parent.iterdir()) == ["big.bin"]
+
+
+def test_a_grpc_download_of_bytes_damaged_on_the_server_fails_and_leaves_no_file(
+    grpc_uri: str, live_server: ServerHandle, tmp_path: Path
+) -> None:
+    name = f"{uuid.uuid4().hex}.bin"
+    (tmp_path / name).write_bytes(bytes(range(256)) * 4096)
+    with Client(grpc_uri) as client:
+        run_id = _run(client)
+        client.log_artifact(run_id, tmp_path / name)
+        [stored] = (live_server.log_path.parent / "artifacts").rglob(name)
+        # Damaged in place with size and modification time unchanged, as bit rot would leave it: the
+        # server still sends the digest recorded at upload, and the client's check catches it.
+        before = stored.stat()
+        damaged = bytearray(stored.read_bytes())
+        damaged[-1] ^= 1
+        stored.write_bytes(damaged)
+        os.utime(stored, ns=(before.st_atime_ns, before.st_mtime_ns))
+        with pytest.raises(PolytrackException) as failure:
+            client.download_artifacts(run_id, name, tmp_path / "dl")
+        assert failure.value.error_code == "DATA_LOSS" and name in str(failure.value)
+        assert not (tmp_path / "dl").exists() or not list((tmp_path / "dl").iterdir())
 
 
 def test_fluent_functions(tracking_uri: str, tmp_path: Path) -> None:

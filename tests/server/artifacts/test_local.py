@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -94,3 +98,92 @@ def test_a_large_write_is_handed_to_disk_as_it_goes_and_stays_invisible_until_co
     with repository.open_read("big.bin", len(chunk) - 5, 10) as reader:
         assert reader.read() == expected[len(chunk) - 5 : len(chunk) + 5]
     assert [p.name for p in tmp_path.iterdir()] == ["big.bin"]
+
+
+def test_a_digest_given_at_commit_is_kept_while_the_file_is_unchanged(tmp_path: Path) -> None:
+    repository = LocalArtifactRepository(tmp_path)
+    data = b"model weights" * 1000
+    digest = hashlib.sha256(data).hexdigest()
+    with repository.open_write("m.bin") as writer:
+        writer.write(data)
+        writer.commit(sha256=digest)
+    with repository.open_read("m.bin") as reader:
+        assert reader.sha256 == digest
+    # Rewritten in place behind the server's back (same size, new modification time): not trusted.
+    time.sleep(0.01)
+    (tmp_path / "m.bin").write_bytes(data[::-1])
+    with repository.open_read("m.bin") as reader:
+        assert reader.sha256 is None
+    # Replaced through the repository without a digest: none either.
+    repository.write("m.bin", [data])
+    with repository.open_read("m.bin") as reader:
+        assert reader.sha256 is None
+
+
+def test_a_digest_computed_by_a_reader_is_kept_for_later_readers(tmp_path: Path) -> None:
+    repository = LocalArtifactRepository(tmp_path)
+    repository.write("f.txt", [b"abc"])
+    digest = hashlib.sha256(b"abc").hexdigest()
+    with repository.open_read("f.txt") as reader:
+        assert reader.sha256 is None
+        reader.remember_sha256(digest)
+    with repository.open_read("f.txt") as reader:
+        assert reader.sha256 == digest
+    # Something that is not a hex SHA-256 is never kept.
+    repository.write("g.txt", [b"abc"])
+    with repository.open_read("g.txt") as reader:
+        reader.remember_sha256("not-a-digest")
+    with repository.open_read("g.txt") as reader:
+        assert reader.sha256 is None
+
+
+def test_a_digest_is_not_kept_when_the_file_changed_while_it_was_read(tmp_path: Path) -> None:
+    repository = LocalArtifactRepository(tmp_path)
+    repository.write("f.txt", [b"abc"])
+    with repository.open_read("f.txt") as reader:
+        assert reader.read() == b"abc"
+        with open(tmp_path / "f.txt", "ab") as handle:  # appended to by someone else meanwhile
+            handle.write(b"d")
+        reader.remember_sha256(hashlib.sha256(b"abc").hexdigest())
+    with repository.open_read("f.txt") as reader:
+        assert reader.sha256 is None
+
+
+def test_without_extended_attributes_digests_are_simply_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unsupported(*_: object) -> None:
+        raise OSError(errno.ENOTSUP, "Operation not supported")
+
+    monkeypatch.setattr(os, "setxattr", unsupported)
+    monkeypatch.setattr(os, "getxattr", unsupported)
+    repository = LocalArtifactRepository(tmp_path)
+    with repository.open_write("m.bin") as writer:
+        writer.write(b"data")
+        assert writer.commit(sha256=hashlib.sha256(b"data").hexdigest()) == 4
+    with repository.open_read("m.bin") as reader:
+        assert reader.sha256 is None
+        assert reader.read() == b"data"
+
+
+def test_skip_moves_within_the_range_and_stops_at_its_end(tmp_path: Path) -> None:
+    repository = LocalArtifactRepository(tmp_path)
+    repository.write("f.bin", [bytes(range(100))])
+    with repository.open_read("f.bin", 10, 50) as reader:
+        reader.skip(5)
+        assert reader.read(3) == bytes([15, 16, 17])
+        reader.skip(1000)
+        assert reader.read() == b""
+
+
+def test_write_all_stores_many_buffers_in_order_without_joining_them(tmp_path: Path) -> None:
+    repository = LocalArtifactRepository(tmp_path)
+    # More buffers than one writev call takes, some empty, of uneven sizes, and a memoryview.
+    chunks = [bytes([index % 256]) * (index % 7) for index in range(2500)]
+    chunks.append(memoryview(b"tail"))  # type: ignore[arg-type]
+    with repository.open_write("many.bin") as writer:
+        writer.write(b"head")
+        writer.write_all(chunks)
+        assert writer.bytes_written == 4 + sum(len(chunk) for chunk in chunks)
+        writer.commit()
+    assert (tmp_path / "many.bin").read_bytes() == b"head" + b"".join(bytes(chunk) for chunk in chunks)

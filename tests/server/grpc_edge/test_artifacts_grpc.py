@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from polytrack.v1 import artifacts_service_pb2 as art
 from polytrack.v1 import artifacts_service_pb2_grpc, tracking_service_pb2_grpc
 from polytrack.v1 import tracking_service_pb2 as api
 from polytrack_server.app import Application, build_application
+from polytrack_server.artifacts.local import DIGEST_ATTRIBUTE
 from polytrack_server.config import ServerConfig
 from polytrack_server.grpc_edge.server import build_grpc_server
 
@@ -146,6 +148,42 @@ def test_checksum_mismatch_stores_nothing_and_a_retry_succeeds(stubs: tuple[obje
     stub.UploadArtifact(upload_messages("f.bin", b"payload"))  # type: ignore[attr-defined]
     stub.UploadArtifact(upload_messages("f.bin", b"payload v2"))  # type: ignore[attr-defined]
     assert (destination / "f.bin").read_bytes() == b"payload v2"
+
+
+def test_the_digest_of_an_upload_is_sent_with_later_downloads_and_exposes_corruption_on_disk(
+    stubs: tuple[object, object, Path],
+) -> None:
+    stub, _, destination = stubs
+    data = bytes(range(256)) * 8_000
+    digest = hashlib.sha256(data).hexdigest()
+    stub.UploadArtifact(upload_messages("k/f.bin", data))  # type: ignore[attr-defined]
+    assert download(stub, "k/f.bin") == (len(data), data, digest)
+    # Resuming with the kept digest skips the prefix without reading it and still sends it.
+    assert download(stub, "k/f.bin", offset=len(data) - 10) == (len(data), data[-10:], digest)
+    # Bytes rotting on disk without the file's size or modification time changing: the server
+    # sends the digest of what was uploaded, so the client's check sees the damage.
+    stored = destination / "k" / "f.bin"
+    before = stored.stat()
+    damaged = bytearray(data)
+    damaged[1234] ^= 0xFF
+    stored.write_bytes(damaged)
+    os.utime(stored, ns=(before.st_atime_ns, before.st_mtime_ns))
+    _, received, checksum = download(stub, "k/f.bin")
+    assert received == bytes(damaged) and checksum == digest != hashlib.sha256(received).hexdigest()
+
+
+def test_a_file_stored_without_a_digest_is_hashed_once_then_sent_with_the_kept_one(
+    stubs: tuple[object, object, Path],
+) -> None:
+    stub, _, destination = stubs
+    (destination / "plain.txt").write_bytes(b"written by other means")
+    digest = hashlib.sha256(b"written by other means").hexdigest()
+    with pytest.raises(OSError):
+        os.getxattr(destination / "plain.txt", DIGEST_ATTRIBUTE)
+    # A partial download hashes the skipped prefix too, so its digest is the whole file's.
+    assert download(stub, "plain.txt", offset=8) == (22, b"by other means", digest)
+    assert os.getxattr(destination / "plain.txt", DIGEST_ATTRIBUTE).endswith(digest.encode())
+    assert download(stub, "plain.txt") == (22, b"written by other means", digest)
 
 
 def test_an_upload_broken_off_midway_leaves_the_old_file_and_no_partial_one(

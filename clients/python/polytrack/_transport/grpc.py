@@ -152,6 +152,11 @@ class GrpcTransport(BaseTransport):
             stub = self._stubs[service.full_name] = _stub_class(service)(self._channel)
         return stub
 
+    def raw_server_stream(self, method: str, request_serializer: Callable[[Any], bytes]) -> Any:
+        """Server-streaming `method` (`/package.Service/Name`) on this channel, yielding each
+        response's serialized bytes: for callers that read them without protobuf copies."""
+        return self._channel.unary_stream(method, request_serializer=request_serializer)
+
     def _method(self, rpc: Rpc) -> Callable[..., Message]:
         service = rpc.service
         stub = self._stubs.get(service.full_name)
