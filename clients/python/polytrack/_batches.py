@@ -29,7 +29,7 @@ from typing import Any, NamedTuple, Protocol
 from polytrack._transport import RetryPolicy, transport_for
 from polytrack.client import Client
 from polytrack.errors import PolytrackException, http_status_for
-from polytrack.v1 import tracking_pb2
+from polytrack.v1 import tracking_pb2, tracking_service_pb2
 
 __all__ = [
     "END",
@@ -241,6 +241,15 @@ class BatchClient(Protocol):
         """Set a run's final status and end time."""
         ...
 
+    @property
+    def accepts_metric_columns(self) -> bool:
+        """Whether LogBatch requests may carry `metric_columns` (see `send_log_batch`)."""
+        ...
+
+    def send_log_batch(self, request: tracking_service_pb2.LogBatchRequest) -> Any:
+        """Send one prepared LogBatch request."""
+        ...
+
     def get_run(self, run_id: str) -> Any:
         """Fetch a run (used to tell a deleted or missing run from a bad item)."""
         ...
@@ -259,10 +268,48 @@ def metric_message(item: Item) -> tracking_pb2.Metric:
     )
 
 
+def columnar_request(request: LogRequest) -> tracking_service_pb2.LogBatchRequest:
+    """`request` as one LogBatch request with its metric points in `metric_columns` (a polytrack
+    extension: several times cheaper to build, send and read than a Metric message per point).
+    Points linked to a model or dataset, which columns do not carry, stay Metric messages."""
+    keys: dict[str, int] = {}
+    key_indexes: list[int] = []
+    values: list[float] = []
+    timestamps: list[int] = []
+    steps: list[int] = []
+    linked: list[tracking_pb2.Metric] = []
+    for item in request.metrics:
+        if item.model_id or item.dataset_name or item.dataset_digest:
+            linked.append(metric_message(item))
+            continue
+        index = keys.get(item.key)
+        if index is None:
+            index = keys[item.key] = len(keys)
+        key_indexes.append(index)
+        values.append(float(item.value))
+        timestamps.append(item.timestamp)
+        steps.append(item.step)
+    columns = None
+    if key_indexes:
+        columns = tracking_pb2.MetricColumns(
+            keys=list(keys), key_indexes=key_indexes, values=values, timestamps=timestamps, steps=steps
+        )
+    return tracking_service_pb2.LogBatchRequest(
+        run_id=request.run_id,
+        metrics=linked,
+        params=[tracking_pb2.Param(key=item.key, value=str(item.value)) for item in request.params],
+        tags=[tracking_pb2.RunTag(key=item.key, value=str(item.value)) for item in request.tags],
+        metric_columns=columns,
+    )
+
+
 def send(client: BatchClient, request: Request) -> None:
     """Send one request, with no retry of its own beyond the transport's."""
     if isinstance(request, EndRequest):
         client.set_terminated(request.run_id, request.status, request.end_time)
+        return
+    if client.accepts_metric_columns:
+        client.send_log_batch(columnar_request(request))
         return
     client.log_batch(
         request.run_id,

@@ -3,9 +3,9 @@
 A gRPC download receives about a thousand one-megabyte messages per gigabyte. Parsed the usual way,
 each chunk is copied twice more (into the message, then out of it by reading `data`); reading the
 three fields from the serialized bytes instead hands the chunk on as a view of the received
-buffer (about a sixth less client CPU per gigabyte, measured on the benchmark machine). Any valid encoding is accepted:
-fields in any order, repeated fields (the last one counts, as protobuf merges them), and unknown
-fields, which are skipped.
+buffer (about a sixth less client CPU per gigabyte, measured on the benchmark machine). Any
+valid encoding is accepted: fields in any order, repeated fields (the last one counts, as
+protobuf merges them), and unknown fields, which are skipped.
 """
 
 from __future__ import annotations

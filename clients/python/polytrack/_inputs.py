@@ -125,6 +125,19 @@ def metric_value(key: str, value: Any) -> float:
     return float(value)
 
 
+def metric_item(target: str, key: str, value: Any, timestamp: int | None, step: int | None) -> Item:
+    """The METRIC item of one point of `target` run, linked to no model or dataset: the common case
+    of `log_metric`, which runs once per point logged, so it is kept short."""
+    return Item(
+        target,
+        METRIC,
+        key,
+        metric_value(key, value),
+        int(time.time() * 1000) if timestamp is None else int(timestamp),
+        0 if step is None else int(step),
+    )
+
+
 def metric_items(
     target: str,
     metrics: Mapping[str, Any],

@@ -444,6 +444,15 @@ class Client(ArtifactMethods, RegistryMethods):
             return None
         return self._submit(self._log_batch, run_id, metric_messages, param_messages, tag_messages)
 
+    @property
+    def accepts_metric_columns(self) -> bool:
+        """Whether LogBatch may carry `metric_columns` here (gRPC and embedded: certainly polytrack)."""
+        return bool(getattr(self.transport, "speaks_polytrack_extensions", False))
+
+    def send_log_batch(self, request: api.LogBatchRequest) -> None:
+        """Send one prepared LogBatch request as it is (within the server's limits: not split)."""
+        self._call("LogBatch", request, api.LogBatchResponse)
+
     def _log_batch(
         self, run_id: str, metrics: list[pb.Metric], params: list[pb.Param], tags: list[pb.RunTag]
     ) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from polytrack._batches import END, PARAM, TAG, Item, plan_requests, send
 from polytrack._context_tags import context_tags
-from polytrack._inputs import dataset_input, metric_items, model_input
+from polytrack._inputs import dataset_input, metric_item, metric_items, model_input
 from polytrack._run_context import ActiveRun, Connection, state
 from polytrack._search_frame import runs_to_frame
 from polytrack.client import SEARCH_MAX_RESULTS_DEFAULT
@@ -381,7 +381,10 @@ def log_metric(
     Queued (returns at once) unless `synchronous=True`, which sends it now and raises its error.
     """
     target, connection = _target(run_id)
-    (item,) = metric_items(target, {key: value}, timestamp, step, model_id, dataset)
+    if model_id is None and dataset is None:
+        item = metric_item(target, key, value, timestamp, step)
+    else:
+        (item,) = metric_items(target, {key: value}, timestamp, step, model_id, dataset)
     if synchronous:
         _deliver(connection, [item], True)
     else:

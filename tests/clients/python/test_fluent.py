@@ -67,7 +67,19 @@ def count_batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         sizes.append(len(metrics) + len(params) + len(tags))
         return original(run_id, metrics=metrics, params=params, tags=tags)
 
+    def counting_prepared(request: Any) -> Any:
+        sizes.append(
+            len(request.metrics)
+            + len(request.metric_columns.values)
+            + len(request.params)
+            + len(request.tags)
+        )
+        return original_prepared(request)
+
+    original_prepared = connection.queue_client.send_log_batch
     monkeypatch.setattr(connection.queue_client, "log_batch", counting)
+    # Over gRPC and embedded, the queue sends prepared requests with their points as columns.
+    monkeypatch.setattr(connection.queue_client, "send_log_batch", counting_prepared)
     return sizes
 
 

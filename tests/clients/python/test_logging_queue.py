@@ -58,6 +58,9 @@ class FakeServer:
                 self.fail_next -= 1
                 raise PolytrackException("service unavailable", "TEMPORARILY_UNAVAILABLE", 503)
 
+    # Metric messages, as sent to a server that may be MLflow (columns: see test_batches.py).
+    accepts_metric_columns = False
+
     def log_batch(self, run_id: str, metrics: Any = (), params: Any = (), tags: Any = ()) -> None:
         self._enter("log_batch")
         metrics, params, tags = list(metrics), list(params), list(tags)

@@ -281,6 +281,11 @@ def _not_repeated(rpc: Rpc, error: PolytrackException) -> PolytrackException:
 class BaseTransport(abc.ABC):
     """A transport whose subclasses implement one attempt (`_attempt`); retries happen here."""
 
+    # Whether the other end is certainly a polytrack server, so that polytrack's extensions of
+    # the API (such as LogBatch's `metric_columns`) may be used. Not over REST: it may be MLflow,
+    # which would silently ignore fields it does not know.
+    speaks_polytrack_extensions = False
+
     def __init__(self, retry: RetryPolicy | None = None) -> None:
         self.retry = retry if retry is not None else RetryPolicy.from_environment()
         _live_transports.add(self)

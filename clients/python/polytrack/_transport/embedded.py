@@ -90,6 +90,8 @@ def _exception_of(error: Exception) -> PolytrackException:
 class EmbeddedTransport(BaseTransport):
     """Serves RPCs in-process from the database at `database_uri` (SQLite or PostgreSQL)."""
 
+    speaks_polytrack_extensions = True
+
     def __init__(
         self,
         database_uri: str,

@@ -99,6 +99,8 @@ def error_from_rpc_error(error: grpc.RpcError) -> PolytrackException:
 class GrpcTransport(BaseTransport):
     """Calls a polytrack server's gRPC port at `target` (`host:port`), with TLS when `secure`."""
 
+    speaks_polytrack_extensions = True
+
     def __init__(
         self,
         target: str,
