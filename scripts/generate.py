@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import generate_r  # scripts/generate_r.py: the R client's generated low level
 import google.api
 import grpc_tools
 
@@ -79,10 +80,12 @@ def main() -> int:
         shutil.rmtree(PYTHON_OUT / "polytrack", ignore_errors=True)
         generate_python(PYTHON_OUT)
         print(f"generated {len(proto_files())} proto files into {PYTHON_OUT.relative_to(ROOT)}")
+        print(f"generated {generate_r.write()} files into clients/r")
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         generate_python(Path(tmp))
         stale = differences(Path(tmp), PYTHON_OUT)
+    stale += generate_r.stale()
     if stale:
         print("generated code is stale; run `python scripts/generate.py`:", *stale, sep="\n  ")
         return 1

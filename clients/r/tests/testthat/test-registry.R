@@ -1,0 +1,35 @@
+test_that("registered models, versions, aliases and stages", {
+  needs_server()
+  fresh_experiment()
+  run <- polytrack_start_run()
+  polytrack_end_run()
+  name <- unique_name("r-model")
+  model <- polytrack_create_registered_model(name, description = "churn", tags = list(team = "r"))
+  expect_identical(model$name, name)
+  expect_identical(polytrack_get_registered_model(name)$description, "churn")
+  error <- tryCatch(polytrack_create_registered_model(name), polytrack_error = identity)
+  expect_identical(error$error_code, "RESOURCE_ALREADY_EXISTS")
+
+  v1 <- polytrack_create_model_version(name, source = paste0("runs:/", run$run_id, "/model"), run_id = run$run_id)
+  v2 <- polytrack_create_model_version(name, source = paste0("runs:/", run$run_id, "/model"), run_id = run$run_id)
+  expect_identical(c(v1$version, v2$version), c("1", "2"))
+  expect_identical(polytrack_get_model_version(name, 2)$run_id, run$run_id)
+
+  polytrack_set_registered_model_alias(name, "champion", 1)
+  expect_identical(polytrack_get_model_version_by_alias(name, "champion")$version, "1")
+  polytrack_delete_registered_model_alias(name, "champion")
+  expect_error(polytrack_get_model_version_by_alias(name, "champion"), class = "polytrack_error")
+
+  staged <- polytrack_transition_model_version_stage(name, 2, "Production")
+  expect_identical(staged$current_stage, "Production")
+
+  models <- polytrack_search_registered_models(filter = sprintf("name = '%s'", name))
+  expect_identical(models$name, name)
+  expect_identical(models$tags.team, "r")
+  versions <- polytrack_search_model_versions(filter = sprintf("name = '%s'", name))
+  expect_setequal(versions$version, c("1", "2"))
+
+  polytrack_delete_registered_model(name)
+  error <- tryCatch(polytrack_get_registered_model(name), polytrack_error = identity)
+  expect_identical(error$error_code, "RESOURCE_DOES_NOT_EXIST")
+})
