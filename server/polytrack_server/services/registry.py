@@ -13,6 +13,7 @@ from polytrack_server.errors import InvalidParameter
 from polytrack_server.services import registry_validation as rv
 from polytrack_server.services import validation as v
 from polytrack_server.services.model_sources import SourcePolicy
+from polytrack_server.services.paging import paged
 from polytrack_server.store.registry_interface import STAGE_PRODUCTION, STAGE_STAGING, RegistryStore
 
 MODEL_TAG = "registered model tag"
@@ -82,10 +83,7 @@ class ModelRegistryServicer:
         page = self._store.search_registered_models(
             request.filter or None, max_results, list(request.order_by), request.page_token or None
         )
-        response = api.SearchRegisteredModelsResponse(registered_models=page.items)
-        if page.next_page_token:
-            response.next_page_token = page.next_page_token
-        return response
+        return paged(api.SearchRegisteredModelsResponse(registered_models=page.items), page)
 
     def get_latest_versions(self, request: api.GetLatestVersionsRequest) -> api.GetLatestVersionsResponse:
         name = rv.required(request.name, "name")
@@ -179,10 +177,7 @@ class ModelRegistryServicer:
         page = self._store.search_model_versions(
             request.filter or None, max_results, list(request.order_by), request.page_token or None
         )
-        response = api.SearchModelVersionsResponse(model_versions=page.items)
-        if page.next_page_token:
-            response.next_page_token = page.next_page_token
-        return response
+        return paged(api.SearchModelVersionsResponse(model_versions=page.items), page)
 
     def set_model_version_tag(self, request: api.SetModelVersionTagRequest) -> api.SetModelVersionTagResponse:
         name = rv.required(request.name, "name")

@@ -19,6 +19,7 @@ from polytrack_server.errors import ErrorCode, InvalidParameter, PolytrackError
 from polytrack_server.rpc import PlainResponse
 from polytrack_server.services import validation as v
 from polytrack_server.services.artifacts import list_run_artifacts
+from polytrack_server.services.paging import paged
 from polytrack_server.services.run_names import generate_run_name
 from polytrack_server.store.interface import MetricColumns, MetricPoint, TrackingStore
 
@@ -74,10 +75,7 @@ class TrackingServicer:
             list(request.order_by),
             request.page_token or None,
         )
-        response = api.SearchExperimentsResponse(experiments=page.items)
-        if page.next_page_token:
-            response.next_page_token = page.next_page_token
-        return response
+        return paged(api.SearchExperimentsResponse(experiments=page.items), page)
 
     def update_experiment(self, request: api.UpdateExperimentRequest) -> api.UpdateExperimentResponse:
         experiment_id = v.require(request.experiment_id, "experiment_id")
@@ -166,10 +164,7 @@ class TrackingServicer:
             list(request.order_by),
             request.page_token or None,
         )
-        response = api.SearchRunsResponse()
-        if page.next_page_token:
-            response.next_page_token = page.next_page_token
-        return PlainResponse(response, "runs", page.items)
+        return PlainResponse(paged(api.SearchRunsResponse(), page), "runs", page.items)
 
     @staticmethod
     def _run_tag(key: str, value: str) -> tuple[str, str]:
@@ -307,10 +302,7 @@ class TrackingServicer:
         if request.HasField("max_results"):
             max_results = v.validate_max_results(request.max_results, "max_results", 2**31 - 1)
         page = self._store.get_metric_history(run_id, key, max_results, request.page_token or None)
-        response = api.GetMetricHistoryResponse()
-        if page.next_page_token:
-            response.next_page_token = page.next_page_token
-        return PlainResponse(response, "metrics", page.items)
+        return PlainResponse(paged(api.GetMetricHistoryResponse(), page), "metrics", page.items)
 
     def get_metric_history_bulk_interval(
         self, request: api.GetMetricHistoryBulkIntervalRequest
