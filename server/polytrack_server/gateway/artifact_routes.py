@@ -23,11 +23,13 @@ gets MLflow's 503 with a plain-text body.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import mimetypes
 import re
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -42,6 +44,8 @@ from polytrack_server.gateway.errors import error_body, error_reply, json_respon
 
 PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 WRITE_BUFFER_SIZE = 1024 * 1024
+# Writes of an upload that may wait for the disk while its next bytes arrive.
+QUEUED_WRITES = 4
 READ_CHUNK_SIZE = 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _FILENAME_UNSAFE = re.compile(r'[^\x20-\x7e]|["\\]')
@@ -98,13 +102,17 @@ def _error_response(error: PolytrackError) -> Response:
 async def _receive_file(request: Request, repository: ArtifactRepository, path: str) -> None:
     """Stream the request body into `path`, in writes of about WRITE_BUFFER_SIZE bytes.
 
-    One write runs on a worker thread while the next buffers fill: uvicorn stops reading the socket
-    while the body waits unread, so writing and receiving in turn would leave the network idle
-    during every disk write. The received chunks are written as they are (one vectored write),
-    not joined first; at most two batches are held at any time.
+    Writes run in order on a thread of the upload's own while the next buffers fill, up to
+    QUEUED_WRITES of them: uvicorn stops reading the socket while the body waits unread, so writing
+    and receiving in turn would leave the network idle during every disk write, and one write at a
+    time still stalls the network whenever the kernel makes a write wait for write-back. The
+    received chunks are written as they are (one vectored write), not joined first.
     """
     writer = await run_in_threadpool(repository.open_write, path)
-    writing: asyncio.Future[None] | None = None
+    loop = asyncio.get_running_loop()
+    writes: collections.deque[asyncio.Future[None]] = collections.deque()
+    # Created with the second batch: most uploads fit in one.
+    writer_thread: ThreadPoolExecutor | None = None
     try:
         batch: list[bytes] = []
         batch_size = 0
@@ -112,13 +120,14 @@ async def _receive_file(request: Request, repository: ArtifactRepository, path: 
             batch.append(chunk)
             batch_size += len(chunk)
             if batch_size >= WRITE_BUFFER_SIZE:
-                if writing is not None:
-                    await writing
-                writing = asyncio.ensure_future(run_in_threadpool(writer.write_all, batch))
+                if writer_thread is None:
+                    writer_thread = ThreadPoolExecutor(1, thread_name_prefix="polytrack-upload")
+                if len(writes) >= QUEUED_WRITES:
+                    await writes.popleft()
+                writes.append(loop.run_in_executor(writer_thread, writer.write_all, batch))
                 batch, batch_size = [], 0
-        if writing is not None:
-            await writing
-            writing = None
+        while writes:
+            await writes.popleft()
         if batch:
             await run_in_threadpool(writer.write_all, batch)
         declared = request.headers.get("content-length")
@@ -129,12 +138,15 @@ async def _receive_file(request: Request, repository: ArtifactRepository, path: 
             )
         await run_in_threadpool(writer.commit)
     finally:
-        if writing is not None:
-            # The upload failed with a write started: let it finish (and collect its outcome, which
-            # the failure already supersedes) before discarding the file.
+        if writes:
+            # The upload failed with writes queued: let them finish (their outcome is superseded
+            # by the failure) before discarding the file.
             with contextlib.suppress(BaseException):
-                await asyncio.wait({writing})
-                writing.exception()
+                await asyncio.wait(writes)
+                for write in writes:
+                    write.exception()
+        if writer_thread is not None:
+            writer_thread.shutdown(wait=False)
         await run_in_threadpool(writer.abort)
 
 

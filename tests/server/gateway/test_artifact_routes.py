@@ -18,7 +18,12 @@ import pytest
 
 from polytrack_server.app import Application, build_application
 from polytrack_server.config import ServerConfig
-from polytrack_server.gateway.artifact_routes import content_disposition, parse_range
+from polytrack_server.gateway.artifact_routes import (
+    QUEUED_WRITES,
+    WRITE_BUFFER_SIZE,
+    content_disposition,
+    parse_range,
+)
 
 PROXY = "/api/2.0/mlflow-artifacts/artifacts"
 AJAX_PROXY = "/ajax-api/2.0/mlflow-artifacts/artifacts"
@@ -94,6 +99,18 @@ def layout(tmp_path: Path) -> Iterator[tuple[Application, Path]]:
         yield application, destination
     finally:
         application.close()
+
+
+def test_a_body_of_many_chunks_is_stored_in_order_through_the_queued_writes(
+    layout: tuple[Application, Path],
+) -> None:
+    app, destination = layout
+    # Uneven chunks adding up to many write batches: more than QUEUED_WRITES wait at times.
+    chunks = [bytes([index % 251]) * (300_000 + index * 1_000) for index in range(40)]
+    assert sum(map(len, chunks)) > (QUEUED_WRITES + 2) * WRITE_BUFFER_SIZE
+    assert call(app, "PUT", f"{PROXY}/q/many.bin", chunks).status == 200
+    assert (destination / "q" / "many.bin").read_bytes() == b"".join(chunks)
+    assert [entry.name for entry in (destination / "q").iterdir()] == ["many.bin"]
 
 
 def test_put_get_list_delete_round_trip(layout: tuple[Application, Path]) -> None:
