@@ -9,27 +9,10 @@ import dev.polytrack.v1.*;
 import java.time.Duration;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** ActiveRun: background batches, flush on close, bounded queue, end status, nothing lost. */
-class ActiveRunTest {
-    private static LiveServer server;
-    private static PolytrackClient client;
-
-    @BeforeAll
-    static void startServer() throws Exception {
-        server = LiveServer.start();
-        client = server.client();
-    }
-
-    @AfterAll
-    static void stopServer() throws Exception {
-        client.close();
-        server.close();
-    }
-
+class ActiveRunTest extends LiveServerTest {
     private static String experiment() {
         return client.createExperiment("active-" + UUID.randomUUID());
     }

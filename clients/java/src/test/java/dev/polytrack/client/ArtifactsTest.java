@@ -13,27 +13,10 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.Random;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Artifact upload and download as streams, with checksums, listing and deletion, on a live server. */
-class ArtifactsTest {
-    private static LiveServer server;
-    private static PolytrackClient client;
-
-    @BeforeAll
-    static void startServer() throws Exception {
-        server = LiveServer.start();
-        client = server.client();
-    }
-
-    @AfterAll
-    static void stopServer() throws Exception {
-        client.close();
-        server.close();
-    }
-
+class ArtifactsTest extends LiveServerTest {
     private static byte[] randomBytes(int size) {
         byte[] data = new byte[size];
         new Random(7).nextBytes(data);

@@ -27,28 +27,12 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Typed exceptions with the server's error codes, deadlines, retries of safe RPCs, and credentials. */
-class ErrorsAndRetriesTest {
+class ErrorsAndRetriesTest extends LiveServerTest {
     private static final RetryPolicy PATIENT =
             new RetryPolicy(200, Duration.ofMillis(100), Duration.ofMillis(300), Duration.ofSeconds(60));
-    private static LiveServer server;
-    private static PolytrackClient client;
-
-    @BeforeAll
-    static void startServer() throws Exception {
-        server = LiveServer.start();
-        client = server.client();
-    }
-
-    @AfterAll
-    static void stopServer() throws Exception {
-        client.close();
-        server.close();
-    }
 
     @Test
     void missingEntityRaisesResourceNotFoundWithItsCodeAndStatuses() {

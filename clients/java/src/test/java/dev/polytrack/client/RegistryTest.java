@@ -8,27 +8,10 @@ import dev.polytrack.v1.*;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Registered models, versions, aliases, stages and the registry searches on a live server. */
-class RegistryTest {
-    private static LiveServer server;
-    private static PolytrackClient client;
-
-    @BeforeAll
-    static void startServer() throws Exception {
-        server = LiveServer.start();
-        client = server.client();
-    }
-
-    @AfterAll
-    static void stopServer() throws Exception {
-        client.close();
-        server.close();
-    }
-
+class RegistryTest extends LiveServerTest {
     private static String newRun() {
         String experimentId = client.createExperiment("registry-" + UUID.randomUUID());
         return client.tracking().createRun(CreateRunRequest.newBuilder().setExperimentId(experimentId).build())

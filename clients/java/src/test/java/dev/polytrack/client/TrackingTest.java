@@ -10,27 +10,10 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Experiments, runs, params, metrics, tags, batches, searches and their iterators on a live server. */
-class TrackingTest {
-    private static LiveServer server;
-    private static PolytrackClient client;
-
-    @BeforeAll
-    static void startServer() throws Exception {
-        server = LiveServer.start();
-        client = server.client();
-    }
-
-    @AfterAll
-    static void stopServer() throws Exception {
-        client.close();
-        server.close();
-    }
-
+class TrackingTest extends LiveServerTest {
     private static String unique(String prefix) {
         return prefix + "-" + UUID.randomUUID();
     }
