@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import mimetypes
 import re
 import urllib.parse
@@ -138,16 +137,19 @@ async def _receive_file(request: Request, repository: ArtifactRepository, path: 
             )
         await run_in_threadpool(writer.commit)
     finally:
-        if writes:
-            # The upload failed with writes queued: let them finish (their outcome is superseded
-            # by the failure) before discarding the file.
-            with contextlib.suppress(BaseException):
-                await asyncio.wait(writes)
-                for write in writes:
-                    write.exception()
-        if writer_thread is not None:
+        if writer_thread is None:
+            await run_in_threadpool(writer.abort)
+        else:
+            # The abort (which closes the file, and is harmless after a commit) is queued on the
+            # writes' own thread: it runs after any write still pending, never beside one, even
+            # when this task is cancelled while it waits.
+            aborted = loop.run_in_executor(writer_thread, writer.abort)
             writer_thread.shutdown(wait=False)
-        await run_in_threadpool(writer.abort)
+            await aborted
+            for write in writes:
+                # Outcomes of an upload that failed already: collected, so none goes unreported.
+                if write.done() and not write.cancelled():
+                    write.exception()
 
 
 async def _send_file(request: Request, repository: ArtifactRepository, path: str) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from polytrack_server.app import Application, build_application
+from polytrack_server.artifacts.local import _LocalWriter
 from polytrack_server.config import ServerConfig
 from polytrack_server.gateway.artifact_routes import (
     QUEUED_WRITES,
@@ -381,3 +383,53 @@ def test_a_dropped_upload_leaves_the_old_file_and_no_partial_one(layout: tuple[A
     # The whole upload, retried, is stored.
     assert call(app, "PUT", path, b"z" * 3_000_000).status == 200
     assert (destination / "d" / "f.bin").read_bytes() == b"z" * 3_000_000
+
+
+def test_a_dropped_upload_discards_its_file_only_after_every_queued_write(
+    layout: tuple[Application, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, destination = layout
+    events: list[str] = []
+    original_write_all, original_abort = _LocalWriter.write_all, _LocalWriter.abort
+
+    def slow_write_all(self: _LocalWriter, chunks: Sequence[bytes]) -> None:
+        time.sleep(0.05)  # a disk that lags: writes pile up in the queue
+        original_write_all(self, chunks)
+        events.append("write")
+
+    def recorded_abort(self: _LocalWriter) -> None:
+        events.append("abort")
+        original_abort(self)
+
+    monkeypatch.setattr(_LocalWriter, "write_all", slow_write_all)
+    monkeypatch.setattr(_LocalWriter, "abort", recorded_abort)
+    path = f"{PROXY}/slow/f.bin"
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "PUT",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
+    # Six megabytes arrive much faster than they are written, then the connection drops.
+    messages: list[dict[str, object]] = [
+        {"type": "http.request", "body": bytes([index]) * WRITE_BUFFER_SIZE, "more_body": True}
+        for index in range(QUEUED_WRITES + 2)
+    ] + [{"type": "http.disconnect"}]
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, object]) -> None:
+        pass
+
+    asyncio.run(app.gateway(scope, receive, send))  # type: ignore[arg-type]
+    assert events == ["write"] * (QUEUED_WRITES + 2) + ["abort"]
+    assert not (destination / "slow").exists() or not list((destination / "slow").iterdir())
