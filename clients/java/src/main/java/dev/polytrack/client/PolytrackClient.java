@@ -389,7 +389,8 @@ public final class PolytrackClient implements AutoCloseable {
         }
 
         /**
-         * @param policy retries of RPCs that are safe to repeat (default {@link RetryPolicy#DEFAULT})
+         * @param policy retries of RPCs that are safe to repeat, and of any RPC while no connection can be
+         *     made (default {@link RetryPolicy#DEFAULT})
          * @return this builder
          */
         public Builder withRetry(RetryPolicy policy) {

@@ -10,7 +10,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * <p>Retry number n (from 0) waits a random time between half and all of
  * {@code min(maxBackoff, initialBackoff * 2^n)}; no retry starts after {@code maxAttempts} attempts or once
  * {@code maxElapsed} has passed since the first attempt. Calls that are not safe to repeat (creating an
- * experiment, run, registered model or model version, renaming a model) are never retried.
+ * experiment, run, registered model or model version, renaming a model) are retried only while no
+ * connection to the server can be made (they were never sent); once one reached a server, it is not
+ * repeated.
  *
  * @param maxAttempts attempts in all, at least 1 (1 means no retry)
  * @param initialBackoff the ceiling of the first wait

@@ -15,7 +15,10 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
-/** Makes unary calls on the client's channel: deadline, retries of safe RPCs, errors made typed. */
+/**
+ * Makes unary calls on the client's channel: deadline, retries of safe RPCs (and of any RPC whose
+ * connection could not even be made), errors made typed.
+ */
 final class RpcInvoker {
     /**
      * Writes that are safe to repeat: they set a state (or add what is already there), so a retry after a
@@ -105,14 +108,31 @@ final class RpcInvoker {
                         && "RESOURCE_DOES_NOT_EXIST".equals(failure.errorCode())) {
                     return method.parseResponse(new java.io.ByteArrayInputStream(new byte[0]));
                 }
-                long wait = retrySafe && TRANSIENT.contains(error.getStatus().getCode())
-                        ? policy.delayNanos(attempt, System.nanoTime() - start) : -1;
+                boolean retryable = retrySafe ? TRANSIENT.contains(error.getStatus().getCode()) : neverSent(error);
+                long wait = retryable ? policy.delayNanos(attempt, System.nanoTime() - start) : -1;
                 if (wait < 0) {
                     throw failure;
                 }
                 sleep(wait, failure);
             }
         }
+    }
+
+    /**
+     * Whether the call certainly never reached a server: UNAVAILABLE because no connection could be
+     * made (refused, unreachable). Then even an RPC that is not safe to repeat can be tried again, as
+     * when a service starts before its tracking server.
+     */
+    static boolean neverSent(StatusRuntimeException error) {
+        if (error.getStatus().getCode() != Status.Code.UNAVAILABLE) {
+            return false;
+        }
+        for (Throwable cause = error.getCause(); cause != null; cause = cause.getCause()) {
+            if (cause instanceof java.net.ConnectException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     static boolean isRetrySafe(String bareMethodName) {

@@ -15,6 +15,7 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
@@ -27,6 +28,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /** Typed exceptions with the server's error codes, deadlines, retries of safe RPCs, and credentials. */
@@ -92,15 +94,47 @@ class ErrorsAndRetriesTest extends LiveServerTest {
     }
 
     @Test
-    void unsafeCallIsNotRetried() throws Exception {
+    void unsafeCallIsRetriedWhileNoServerListensAndCreatesOnce() throws Exception {
+        int httpPort = freePort();
         int grpcPort = freePort();
+        Path storage = Files.createTempDirectory("polytrack-java-late-create-");
+        String name = "late-" + UUID.randomUUID();
         try (PolytrackClient patient = PolytrackClient.forTarget("127.0.0.1:" + grpcPort).withRetry(PATIENT).build()) {
-            long start = System.nanoTime();
+            // Connections are refused until the server starts: the request never left, so it is retried.
+            CompletableFuture<String> created = CompletableFuture.supplyAsync(() -> patient.createExperiment(name));
+            Thread.sleep(1000);
+            assertFalse(created.isDone(), "CreateExperiment should still be retrying while no server listens");
+            try (LiveServer late = LiveServer.restart(storage, httpPort, grpcPort)) {
+                String experimentId = created.get(60, TimeUnit.SECONDS);
+                Experiment found = patient.tracking().getExperimentByName(
+                        GetExperimentByNameRequest.newBuilder().setExperimentName(name).build()).getExperiment();
+                assertEquals(experimentId, found.getExperimentId());
+            }
+        }
+    }
+
+    @Test
+    void unsafeCallThatReachedTheServerIsNotRetried() throws Exception {
+        AtomicInteger calls = new AtomicInteger();
+        // A server that takes the call and answers UNAVAILABLE: the create may have happened.
+        Server overloaded = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
+                .addService(new TrackingServiceGrpc.TrackingServiceImplBase() {
+                    @Override
+                    public void createExperiment(CreateExperimentRequest request,
+                            StreamObserver<CreateExperimentResponse> responses) {
+                        calls.incrementAndGet();
+                        responses.onError(Status.UNAVAILABLE.withDescription("overloaded").asRuntimeException());
+                    }
+                }).build().start();
+        try (PolytrackClient patient = PolytrackClient.forTarget("127.0.0.1:" + overloaded.getPort())
+                .withRetry(PATIENT).build()) {
             UnavailableException down = assertThrows(UnavailableException.class,
-                    () -> patient.createExperiment("never-" + UUID.randomUUID()));
+                    () -> patient.createExperiment("once-" + UUID.randomUUID()));
             assertEquals("TEMPORARILY_UNAVAILABLE", down.errorCode());
             assertEquals(Status.Code.UNAVAILABLE, down.grpcStatus());
-            assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5), "CreateExperiment was retried");
+            assertEquals(1, calls.get(), "CreateExperiment was sent again after reaching the server");
+        } finally {
+            overloaded.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
     }
 
