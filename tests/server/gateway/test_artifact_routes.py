@@ -41,16 +41,10 @@ class Reply:
         return json.loads(self.body)
 
 
-def call(
-    app: Application,
-    method: str,
-    raw: str,
-    body: bytes | Sequence[bytes] = b"",
-    headers: Sequence[tuple[str, str]] = (),
-) -> Reply:
+def http_scope(method: str, raw: str, headers: Sequence[tuple[str, str]] = ()) -> dict[str, object]:
+    """The ASGI scope of a request for `raw` (path and query exactly as sent), decoded as uvicorn does."""
     raw_path, _, query = raw.partition("?")
-    chunks = [body] if isinstance(body, bytes) else list(body)
-    scope = {
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -64,6 +58,35 @@ def call(
         "client": ("127.0.0.1", 1),
         "server": ("testserver", 80),
     }
+
+
+def drop_upload(
+    app: Application, raw: str, chunks: Sequence[bytes], headers: Sequence[tuple[str, str]] = ()
+) -> None:
+    """PUT `chunks` to `raw`, then drop the connection before the body is complete."""
+    messages: list[dict[str, object]] = [
+        {"type": "http.request", "body": chunk, "more_body": True} for chunk in chunks
+    ]
+    messages.append({"type": "http.disconnect"})
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0)
+
+    async def send(message: dict[str, object]) -> None:
+        pass
+
+    asyncio.run(app.gateway(http_scope("PUT", raw, headers), receive, send))  # type: ignore[arg-type]
+
+
+def call(
+    app: Application,
+    method: str,
+    raw: str,
+    body: bytes | Sequence[bytes] = b"",
+    headers: Sequence[tuple[str, str]] = (),
+) -> Reply:
+    chunks = [body] if isinstance(body, bytes) else list(body)
+    scope = http_scope(method, raw, headers)
     messages = [
         {"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1}
         for index, chunk in enumerate(chunks or [b""])
@@ -349,35 +372,8 @@ def test_a_dropped_upload_leaves_the_old_file_and_no_partial_one(layout: tuple[A
     app, destination = layout
     call(app, "PUT", f"{PROXY}/d/f.bin", b"version 1")
     path = f"{PROXY}/d/f.bin"
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "PUT",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"content-length", b"3000000")],
-        "client": ("127.0.0.1", 1),
-        "server": ("testserver", 80),
-    }
     # Two megabytes arrive (one write to disk), then the connection drops.
-    messages: list[dict[str, object]] = [
-        {"type": "http.request", "body": b"x" * 1_048_576, "more_body": True},
-        {"type": "http.request", "body": b"x" * 1_048_576, "more_body": True},
-        {"type": "http.disconnect"},
-    ]
-    sent: list[dict[str, object]] = []
-
-    async def receive() -> dict[str, object]:
-        return messages.pop(0)
-
-    async def send(message: dict[str, object]) -> None:
-        sent.append(message)
-
-    asyncio.run(app.gateway(scope, receive, send))  # type: ignore[arg-type]
+    drop_upload(app, path, [b"x" * 1_048_576] * 2, headers=[("Content-Length", "3000000")])
     assert [entry.name for entry in (destination / "d").iterdir()] == ["f.bin"]
     assert (destination / "d" / "f.bin").read_bytes() == b"version 1"
     # The whole upload, retried, is stored.
@@ -403,33 +399,9 @@ def test_a_dropped_upload_discards_its_file_only_after_every_queued_write(
 
     monkeypatch.setattr(_LocalWriter, "write_all", slow_write_all)
     monkeypatch.setattr(_LocalWriter, "abort", recorded_abort)
-    path = f"{PROXY}/slow/f.bin"
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "PUT",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [],
-        "client": ("127.0.0.1", 1),
-        "server": ("testserver", 80),
-    }
     # Six megabytes arrive much faster than they are written, then the connection drops.
-    messages: list[dict[str, object]] = [
-        {"type": "http.request", "body": bytes([index]) * WRITE_BUFFER_SIZE, "more_body": True}
-        for index in range(QUEUED_WRITES + 2)
-    ] + [{"type": "http.disconnect"}]
-
-    async def receive() -> dict[str, object]:
-        return messages.pop(0)
-
-    async def send(message: dict[str, object]) -> None:
-        pass
-
-    asyncio.run(app.gateway(scope, receive, send))  # type: ignore[arg-type]
+    drop_upload(
+        app, f"{PROXY}/slow/f.bin", [bytes([i]) * WRITE_BUFFER_SIZE for i in range(QUEUED_WRITES + 2)]
+    )
     assert events == ["write"] * (QUEUED_WRITES + 2) + ["abort"]
     assert not (destination / "slow").exists() or not list((destination / "slow").iterdir())
