@@ -268,6 +268,16 @@ def metric_message(item: Item) -> tracking_pb2.Metric:
     )
 
 
+def param_messages(request: LogRequest) -> list[tracking_pb2.Param]:
+    """The Param messages of a request's PARAM items."""
+    return [tracking_pb2.Param(key=item.key, value=str(item.value)) for item in request.params]
+
+
+def tag_messages(request: LogRequest) -> list[tracking_pb2.RunTag]:
+    """The RunTag messages of a request's TAG items."""
+    return [tracking_pb2.RunTag(key=item.key, value=str(item.value)) for item in request.tags]
+
+
 def columnar_request(request: LogRequest) -> tracking_service_pb2.LogBatchRequest:
     """`request` as one LogBatch request with its metric points in `metric_columns` (a polytrack
     extension: several times cheaper to build, send and read than a Metric message per point).
@@ -297,8 +307,8 @@ def columnar_request(request: LogRequest) -> tracking_service_pb2.LogBatchReques
     return tracking_service_pb2.LogBatchRequest(
         run_id=request.run_id,
         metrics=linked,
-        params=[tracking_pb2.Param(key=item.key, value=str(item.value)) for item in request.params],
-        tags=[tracking_pb2.RunTag(key=item.key, value=str(item.value)) for item in request.tags],
+        params=param_messages(request),
+        tags=tag_messages(request),
         metric_columns=columns,
     )
 
@@ -314,8 +324,8 @@ def send(client: BatchClient, request: Request) -> None:
     client.log_batch(
         request.run_id,
         metrics=[metric_message(item) for item in request.metrics],
-        params=[tracking_pb2.Param(key=item.key, value=str(item.value)) for item in request.params],
-        tags=[tracking_pb2.RunTag(key=item.key, value=str(item.value)) for item in request.tags],
+        params=param_messages(request),
+        tags=tag_messages(request),
     )
 
 
