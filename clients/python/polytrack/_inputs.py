@@ -125,9 +125,18 @@ def metric_value(key: str, value: Any) -> float:
     return float(value)
 
 
-def metric_item(target: str, key: str, value: Any, timestamp: int | None, step: int | None) -> Item:
-    """The METRIC item of one point of `target` run, linked to no model or dataset: the common case
-    of `log_metric`, which runs once per point logged, so it is kept short."""
+def metric_item(
+    target: str,
+    key: str,
+    value: Any,
+    timestamp: int | None,
+    step: int | None,
+    model_id: str | None = None,
+    dataset_name: str | None = None,
+    dataset_digest: str | None = None,
+) -> Item:
+    """The METRIC item of one point of `target` run (now and step 0 by default). `log_metric` calls
+    it directly when no model or dataset is linked: it runs once per point logged."""
     return Item(
         target,
         METRIC,
@@ -135,6 +144,9 @@ def metric_item(target: str, key: str, value: Any, timestamp: int | None, step: 
         metric_value(key, value),
         int(time.time() * 1000) if timestamp is None else int(timestamp),
         0 if step is None else int(step),
+        model_id,
+        dataset_name,
+        dataset_digest,
     )
 
 
@@ -157,16 +169,6 @@ def metric_items(
             "INVALID_PARAMETER_VALUE",
         )
     return [
-        Item(
-            target,
-            METRIC,
-            key,
-            metric_value(key, value),
-            when,
-            at,
-            model_id=model_id or None,
-            dataset_name=dataset_name,
-            dataset_digest=dataset_digest,
-        )
+        metric_item(target, key, value, when, at, model_id or None, dataset_name, dataset_digest)
         for key, value in metrics.items()
     ]
