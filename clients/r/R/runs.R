@@ -138,11 +138,25 @@ polytrack_log_params <- function(params, run_id = NULL, client = polytrack_clien
   polytrack_log_batch(params = params, run_id = run_id, client = client)
 }
 
+# Metric values as doubles, refusing what is not one number (R would coerce text to NA with a
+# warning, and the error would come later, naming no metric).
+.pt_metric_values <- function(keys, values) {
+  items <- as.list(values)
+  numbers <- vapply(items, function(v) is.numeric(v) && length(v) == 1, TRUE)
+  if (!all(numbers)) {
+    bad <- which(!numbers)[[1]]
+    stop(polytrack_error(sprintf("Got invalid value %s for metric '%s': a number is required",
+                                 paste(deparse(items[[bad]]), collapse = " "), keys[[bad]]),
+                         "INVALID_PARAMETER_VALUE"))
+  }
+  as.numeric(unlist(items, use.names = FALSE))
+}
+
 #' @rdname polytrack_logging
 #' @export
 polytrack_log_metric <- function(key, value, step = 0, timestamp = NULL, run_id = NULL, client = polytrack_client()) {
   polytrack_rpc_log_metric(
-    run_id = .pt_run_id(run_id, client), key = key, value = as.numeric(value),
+    run_id = .pt_run_id(run_id, client), key = key, value = .pt_metric_values(key, value),
     timestamp = if (is.null(timestamp)) .pt_now_ms() else timestamp, step = step, .client = client
   )
   invisible(NULL)
@@ -155,7 +169,7 @@ polytrack_log_metrics <- function(metrics, step = 0, timestamp = NULL, run_id = 
   if (length(metrics) > 0 && (is.null(keys) || any(keys == ""))) {
     stop(polytrack_error("metrics must be a named list or vector", "INVALID_PARAMETER_VALUE"))
   }
-  frame <- data.frame(key = keys, value = as.numeric(unlist(metrics, use.names = FALSE)), step = step,
+  frame <- data.frame(key = keys, value = .pt_metric_values(keys, metrics), step = step,
                       timestamp = if (is.null(timestamp)) .pt_now_ms() else timestamp, stringsAsFactors = FALSE)
   polytrack_log_batch(metrics = frame, run_id = run_id, client = client)
 }
@@ -198,8 +212,9 @@ polytrack_log_batch <- function(metrics = NULL, params = NULL, tags = NULL, run_
     n <- nrow(metrics)
     step <- if (is.null(metrics$step)) rep(0, n) else metrics$step
     timestamp <- if (is.null(metrics$timestamp)) rep(.pt_now_ms(), n) else metrics$timestamp
+    values <- .pt_metric_values(as.character(metrics$key), metrics$value)
     metric_rows <- lapply(seq_len(n), function(i) {
-      list(key = as.character(metrics$key[[i]]), value = as.numeric(metrics$value[[i]]),
+      list(key = as.character(metrics$key[[i]]), value = values[[i]],
            timestamp = timestamp[[i]], step = step[[i]])
     })
   }

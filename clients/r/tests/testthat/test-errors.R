@@ -47,3 +47,19 @@ test_that("the tracking URI comes from the environment when none is set", {
     expect_identical(polytrack_get_tracking_uri(), "http://b:2")
   })
 })
+
+test_that("a metric value that is not a number is refused before anything is sent, naming the metric", {
+  needs_server()
+  experiment <- polytrack_create_experiment(paste0("bad-values-", as.integer(Sys.time())))
+  run <- polytrack_rpc_create_run(experiment_id = experiment)$run
+  id <- run$info$run_id
+  error <- tryCatch(polytrack_log_metric("loss", "not a number", run_id = id), polytrack_error = identity)
+  expect_identical(error$error_code, "INVALID_PARAMETER_VALUE")
+  expect_match(conditionMessage(error), "\"not a number\" for metric 'loss'", fixed = TRUE)
+  error <- tryCatch(polytrack_log_metrics(list(acc = 0.5, loss = "x"), run_id = id), polytrack_error = identity)
+  expect_match(conditionMessage(error), "metric 'loss'", fixed = TRUE)
+  frame <- data.frame(key = c("a", "b"), value = c("1", "2"), stringsAsFactors = FALSE)
+  error <- tryCatch(polytrack_log_batch(metrics = frame, run_id = id), polytrack_error = identity)
+  expect_match(conditionMessage(error), "metric 'a'", fixed = TRUE)
+  expect_length(polytrack_get_run(id)$data$metrics, 0)
+})
