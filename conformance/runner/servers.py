@@ -4,6 +4,9 @@ Each runs in its own process group over a new SQLite database and artifact folde
 directory, with its output in `<workdir>/<kind>-server.log`; `stop()` ends the whole group (MLflow
 starts worker processes). polytrack picks free ports itself (`--port 0 --grpc-port 0`) and prints
 its addresses; MLflow gets a free port and is ready when `/health` answers OK.
+
+Start-up time-outs are generous: they catch a hung server, not a slow one. CI runs suites side by
+side on 2 cores, where MLflow's start (~20 s idle) once took over three minutes.
 """
 
 from __future__ import annotations
@@ -121,7 +124,7 @@ def _wait_healthy(url: str, server: Server, deadline: float) -> None:
     raise ServerError(f"{server.kind} server not healthy in time ({last}):\n{server.tail()}")
 
 
-def spawn_polytrack(workdir: Path, timeout: float = 60.0) -> Server:
+def spawn_polytrack(workdir: Path, timeout: float = 180.0) -> Server:
     """`polytrack server` on free ports over a new SQLite database in `workdir`."""
     workdir.mkdir(parents=True, exist_ok=True)
     command = [
@@ -186,7 +189,7 @@ def ensure_mlflow(venv: Path, log: TextIO = sys.stderr) -> Path:
     return python
 
 
-def spawn_mlflow(workdir: Path, python: Path, timeout: float = 180.0) -> Server:
+def spawn_mlflow(workdir: Path, python: Path, timeout: float = 600.0) -> Server:
     """`mlflow server` (from `python`'s venv) on a free port over a new SQLite database in `workdir`."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()

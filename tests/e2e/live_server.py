@@ -32,7 +32,8 @@ READY_LINE = re.compile(
 )
 
 # The MLflow server imports a lot (FastAPI, Flask, SQLAlchemy, its job runner) before it listens.
-DEFAULT_TIMEOUT = {"polytrack": 60.0, "mlflow": 120.0}
+# Generous: they catch a hung server, not one slowed by suites running side by side on 2 cores.
+DEFAULT_TIMEOUT = {"polytrack": 180.0, "mlflow": 600.0}
 
 
 class ServerStartError(RuntimeError):

@@ -24,7 +24,7 @@ local({
   # libpython load the system's libpython instead of its own, and then miss its site-packages.
   system(sprintf("env -u LD_LIBRARY_PATH %s > %s 2>&1 & echo $! > %s", paste(shQuote(arguments), collapse = " "), shQuote(log),
                  shQuote(pid_file)), wait = TRUE)
-  deadline <- Sys.time() + 60
+  deadline <- Sys.time() + 180  # generous: CI runs suites side by side on 2 cores
   url <- NULL
   while (Sys.time() < deadline) {
     lines <- if (file.exists(log)) readLines(log, warn = FALSE) else character(0)

@@ -50,7 +50,7 @@ final class LiveServer implements AutoCloseable {
         reader.start();
         Matcher ports;
         try {
-            ports = ready.get(60, TimeUnit.SECONDS);
+            ports = ready.get(180, TimeUnit.SECONDS); // generous: CI runs suites side by side
         } catch (Exception notReady) {
             process.destroyForcibly();
             throw new IOException("polytrack server did not start: " + String.join(" ", command) + "\n" + output(),
