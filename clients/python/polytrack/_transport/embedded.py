@@ -13,70 +13,18 @@ as for the server).
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf.message import Message
 
 from polytrack._transport.base import AttemptError, BaseTransport, RetryPolicy, Rpc
+from polytrack._transport.fork_gate import fork_gate
 from polytrack.errors import PolytrackException
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
 __all__ = ["EmbeddedTransport"]
-
-
-class _ForkGate:
-    """Holds os.fork() back until no thread is inside a database call, and calls back until the
-    fork is done. A child must not inherit a transaction another thread had open: SQLite's lock
-    bookkeeping is per process, so the child would wait forever for that (dead) thread's lock."""
-
-    def __init__(self) -> None:
-        self._condition = threading.Condition()
-        self._active = 0
-        self._forking = False
-
-    @contextmanager
-    def database_call(self) -> Iterator[None]:
-        with self._condition:
-            while self._forking:
-                self._condition.wait()
-            self._active += 1
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._active -= 1
-                if self._active == 0:
-                    self._condition.notify_all()
-
-    def before_fork(self) -> None:
-        # The lock stays held through the fork, so no call starts in between.
-        self._condition.acquire()
-        self._forking = True
-        while self._active:
-            self._condition.wait()
-
-    def after_fork_in_parent(self) -> None:
-        self._forking = False
-        self._condition.notify_all()
-        self._condition.release()
-
-    def after_fork_in_child(self) -> None:
-        self.__init__()  # type: ignore[misc]
-
-
-_fork_gate = _ForkGate()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(
-        before=_fork_gate.before_fork,
-        after_in_parent=_fork_gate.after_fork_in_parent,
-        after_in_child=_fork_gate.after_fork_in_child,
-    )
 
 
 def _exception_of(error: Exception) -> PolytrackException:
@@ -121,7 +69,7 @@ class EmbeddedTransport(BaseTransport):
         )
         engine: sa.Engine | None = None
         try:
-            with _fork_gate.database_call():
+            with fork_gate.call():
                 engine = create_engine_for(database_uri)
                 upgrade_database(engine)
                 services = build_services(config, engine)
@@ -143,7 +91,7 @@ class EmbeddedTransport(BaseTransport):
             )
         implementation = getattr(servicer, self._implementation_name(rpc.name))
         try:
-            with _fork_gate.database_call():
+            with fork_gate.call():
                 response: Message = implementation(request)
         except Exception as error:
             exception = _exception_of(error)
@@ -152,7 +100,7 @@ class EmbeddedTransport(BaseTransport):
         return response
 
     def _after_fork_in_child(self) -> None:
-        # The pooled connections are the parent's (idle: see _ForkGate): forget them unclosed, as
+        # The pooled connections are the parent's (idle: see fork_gate): forget them unclosed, as
         # closing would end the parent's PostgreSQL sessions; new ones open on demand.
         self._engine.dispose(close=False)
 

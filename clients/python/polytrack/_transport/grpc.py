@@ -28,6 +28,7 @@ from polytrack._transport.base import (
     keep_inherited,
     user_agent,
 )
+from polytrack._transport.fork_gate import fork_gate
 from polytrack._transport.rest import DEFAULT_TIMEOUT
 from polytrack.errors import PolytrackException, http_status_for
 
@@ -170,7 +171,8 @@ class GrpcTransport(BaseTransport):
     def _attempt(self, rpc: Rpc, request: Message, timeout: float | None) -> Message:
         call = self._method(rpc)
         try:
-            return call(request, timeout=timeout or self.timeout, metadata=self._metadata)
+            with fork_gate.call():
+                return call(request, timeout=timeout or self.timeout, metadata=self._metadata)
         except grpc.RpcError as error:
             exception = error_from_rpc_error(error)
             code = error.code()
