@@ -9,7 +9,8 @@ Streaming RPCs may go without a binding (the gateway does not transcode them): a
 implementation takes an iterator of requests and returns a response, a server-streaming one takes
 a request and returns an iterator of responses.
 A servicer may also offer `foo_bar_plain(request) -> PlainResponse` beside `foo_bar`; the REST
-gateway then prefers it (see `PlainResponse`).
+gateway then prefers it (see `PlainResponse`). A `foo_bar_request_parser(raw: bytes)` makes the
+gRPC edge read requests with it instead of protobuf (`foo_bar` then receives what it returns).
 `Invoker` is the one place deciding how those synchronous calls run from the event loop.
 """
 
@@ -87,6 +88,9 @@ class RpcMethod:
     http_bindings: tuple[HttpBinding, ...]
     # The servicer's `<name>_plain` method, when it has one.
     call_plain: Callable[[Message], PlainResponse] | None = None
+    # The servicer's `<name>_request_parser`, when it has one: reads a request from its wire bytes
+    # in place of `request_class.FromString` (the gRPC edge's deserializer).
+    parse_request: Callable[[bytes], object] | None = None
 
     @property
     def full_name(self) -> str:
@@ -153,6 +157,7 @@ def bind_services(services: Mapping[ServiceDescriptor, object]) -> list[RpcMetho
                         call=call,
                         http_bindings=bindings,
                         call_plain=getattr(servicer, f"{attribute}_plain", None),
+                        parse_request=getattr(servicer, f"{attribute}_request_parser", None),
                     )
                 )
     if problems:

@@ -33,8 +33,8 @@ from typing import Any, BinaryIO, Protocol
 
 import httpx
 
+from polytrack._artifact_wire import parse_download_chunk, upload_data_messages
 from polytrack._artifacts_io import PipelinedWriter, copy_stream
-from polytrack._download_wire import parse_download_chunk
 from polytrack._transport.base import RetryPolicy
 from polytrack._transport.rest import DEFAULT_TIMEOUT, error_from_response
 from polytrack.errors import PolytrackException
@@ -287,10 +287,12 @@ class GrpcStreamTransfer:
 
         self._api = artifacts_service_pb2
         service = artifacts_service_pb2.DESCRIPTOR.services_by_name["ArtifactsService"]
-        self._stub = transport.stub(service)
         download_request = artifacts_service_pb2.DownloadArtifactRequest
         self._download = transport.raw_server_stream(
             f"/{service.full_name}/DownloadArtifact", download_request.SerializeToString
+        )
+        self._upload = transport.raw_client_stream(
+            f"/{service.full_name}/UploadArtifact", artifacts_service_pb2.UploadArtifactResponse.FromString
         )
         self._metadata = transport.metadata
         self._retry: RetryPolicy = transport.retry
@@ -303,18 +305,17 @@ class GrpcStreamTransfer:
 
         target = join(self._root, path)
 
-        def messages() -> Iterator[Any]:
+        def messages() -> Iterator[bytes]:
             digest = hashlib.sha256()
-            yield self._api.UploadArtifactRequest(path=target)
+            yield self._api.UploadArtifactRequest(path=target).SerializeToString()
             with local.open("rb") as handle:
-                for data in file_chunks(handle, digest):
-                    yield self._api.UploadArtifactRequest(data=data)
-            yield self._api.UploadArtifactRequest(sha256=digest.hexdigest())
+                yield from upload_data_messages(handle, CHUNK_SIZE, digest)
+            yield self._api.UploadArtifactRequest(sha256=digest.hexdigest()).SerializeToString()
 
         started, retry = time.monotonic(), 0
         while True:
             try:
-                self._stub.UploadArtifact(messages(), metadata=self._metadata)
+                self._upload(messages(), metadata=self._metadata)
                 return
             except grpc.RpcError as error:
                 # An upload replaces the whole file atomically, so repeating it is always safe.

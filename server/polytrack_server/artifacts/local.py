@@ -232,7 +232,7 @@ class _LocalWriter(ArtifactWriter):
     def bytes_written(self) -> int:
         return self._written
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         if self._handle is None:
             raise ValueError("The artifact writer is closed")
         self._handle.write(data)

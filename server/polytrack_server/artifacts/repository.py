@@ -45,7 +45,7 @@ class ArtifactWriter(abc.ABC):
     exception, discards everything written."""
 
     @abc.abstractmethod
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         """Append `data`."""
 
     def write_all(self, chunks: Sequence[bytes]) -> None:

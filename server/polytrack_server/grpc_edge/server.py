@@ -10,8 +10,10 @@ the MLflow error code; anything unexpected ends it with INTERNAL and a generic m
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
@@ -44,6 +46,10 @@ DEFAULT_OPTIONS: tuple[tuple[str, Any], ...] = (
 )
 
 HandlerFactory = Callable[[RpcMethod, Invoker], grpc.RpcMethodHandler]
+# Messages of a client stream received ahead of the servicer (each up to a 1 MiB artifact chunk).
+READ_AHEAD_MESSAGES = 4
+# The end of a stream, in queues and iterators.
+_END = object()
 
 
 def build_grpc_server(
@@ -113,48 +119,94 @@ async def _abort(context: grpc.aio.ServicerContext, method: RpcMethod, failure: 
     await context.abort(status.code, status.details, status.trailing_metadata)
 
 
-class _BlockingRequests(Iterator[Message]):
-    """A client stream's async iterator read from a worker thread: each `next()` waits for the
-    next message on the event loop."""
+class _ReadAheadRequests(Iterator[Message]):
+    """A client stream read on the event loop into a short queue that a worker thread drains.
 
-    def __init__(self, requests: AsyncIterator[Message], loop: asyncio.AbstractEventLoop) -> None:
+    The loop receives the next messages while the worker writes the previous ones, instead of the
+    two taking turns; at most `depth` messages wait in the queue (the transport's receive window
+    bounds the rest). `pump()` runs on the loop; `next()` blocks the worker until a message, the
+    stream's end or its failure arrives.
+    """
+
+    def __init__(self, requests: AsyncIterator[Message], depth: int = READ_AHEAD_MESSAGES) -> None:
         self._requests = requests
-        self._loop = loop
+        self._depth = depth
+        self._condition = threading.Condition()
+        self._items: collections.deque[object] = collections.deque()
+        # Set by pump() while the queue is full, resolved by the worker when it takes a message.
+        self._space: asyncio.Future[None] | None = None
+        self._loop = asyncio.get_running_loop()
+
+    async def pump(self) -> None:
+        end: object = _END
+        try:
+            async for message in self._requests:
+                while True:
+                    with self._condition:
+                        if len(self._items) < self._depth:
+                            self._items.append(message)
+                            self._condition.notify()
+                            break
+                        self._space = space = self._loop.create_future()
+                    await space
+        except asyncio.CancelledError:
+            # The worker must not wait forever for the next message: it gets a failure instead.
+            end = ConnectionAbortedError("The call ended before its request stream did")
+            raise
+        except Exception as error:  # the stream failed: the worker raises the same
+            end = error
+        finally:
+            with self._condition:
+                self._items.append(end)
+                self._condition.notify()
 
     def __next__(self) -> Message:
-        try:
-            return asyncio.run_coroutine_threadsafe(self._next(), self._loop).result()
-        except StopAsyncIteration:
-            raise StopIteration from None
+        with self._condition:
+            while not self._items:
+                self._condition.wait()
+            item = self._items[0]
+            # The end stays queued: every later next() sees it too.
+            if item is _END:
+                raise StopIteration
+            if isinstance(item, Exception):
+                raise item
+            self._items.popleft()
+            space, self._space = self._space, None
+        if space is not None:
+            self._loop.call_soon_threadsafe(_resolve, space)
+        return item  # type: ignore[return-value]
 
-    async def _next(self) -> Message:
-        return await anext(self._requests)
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 # Streaming calls run on the event loop's default executor rather than the invoker's pool: a long
 # transfer holds its thread while it waits for the network, and must not starve unary RPCs.
 def _stream_unary_handler(method: RpcMethod, invoker: Invoker) -> grpc.RpcMethodHandler:
     async def behaviour(requests: AsyncIterator[Message], context: grpc.aio.ServicerContext) -> Message:
-        blocking = _BlockingRequests(requests, asyncio.get_running_loop())
+        read_ahead = _ReadAheadRequests(requests)
+        pump = asyncio.ensure_future(read_ahead.pump())
         try:
             # A client-streaming implementation takes the iterator of requests (see rpc.py).
             call: Callable[[Iterator[Message]], Message] = method.call  # type: ignore[assignment]
-            response = await asyncio.to_thread(call, blocking)
+            response = await asyncio.to_thread(call, read_ahead)
             if type(response) is not method.response_class:
                 raise TypeError(f"{method.full_name} returned {type(response).__qualname__}")
             return response
         except Exception as failure:
             await _abort(context, method, failure)
+        finally:
+            # The servicer may stop reading early (a bad first message): stop receiving too.
+            pump.cancel()
         raise AssertionError("ServicerContext.abort() returned instead of raising")
 
     return grpc.stream_unary_rpc_method_handler(
         behaviour,
-        request_deserializer=method.request_class.FromString,
+        request_deserializer=method.parse_request or method.request_class.FromString,
         response_serializer=method.response_class.SerializeToString,
     )
-
-
-_END = object()
 
 
 def _unary_stream_handler(method: RpcMethod, invoker: Invoker) -> grpc.RpcMethodHandler:

@@ -20,6 +20,7 @@ from polytrack_server.artifacts.repository import ArtifactReader, ArtifactReposi
 from polytrack_server.artifacts.roots import ArtifactRoots
 from polytrack_server.errors import InvalidParameter, Unavailable
 from polytrack_server.services import validation as v
+from polytrack_server.services.upload_parts import UploadPart, parse_upload_part
 from polytrack_server.store.interface import TrackingStore
 
 STREAM_CHUNK_SIZE = 1024 * 1024
@@ -94,10 +95,17 @@ class ArtifactsServicer:
         repository.delete(path)
         return art.DeleteArtifactResponse()
 
-    def upload_artifact(self, requests: Iterator[art.UploadArtifactRequest]) -> art.UploadArtifactResponse:
-        first = next(requests, None)
+    # The gRPC edge hands upload_artifact its messages read by this instead of protobuf's parser.
+    upload_artifact_request_parser = staticmethod(parse_upload_part)
+
+    def upload_artifact(
+        self, requests: Iterator[UploadPart | art.UploadArtifactRequest]
+    ) -> art.UploadArtifactResponse:
+        parts = (part if isinstance(part, UploadPart) else UploadPart.of_message(part) for part in requests)
+        first = next(parts, None)
         if first is None:
             raise InvalidParameter("An UploadArtifact stream needs at least one message naming the file.")
+        _check_readable(first)
         path = v.require(first.path, "path")
         repository, target = self._target(path, first.run_id or None)
         if not target:
@@ -105,22 +113,21 @@ class ArtifactsServicer:
         digest = hashlib.sha256()
         expected: str | None = None
         with repository.open_write(target) as writer:
-            message: art.UploadArtifactRequest | None = first
-            while message is not None:
+            part: UploadPart | None = first
+            while part is not None:
+                _check_readable(part)
                 if expected is not None:
                     raise InvalidParameter("Only the last message of an upload may carry 'sha256'.")
-                if message is not first and (message.path or message.run_id):
+                if part is not first and (part.path or part.run_id):
                     raise InvalidParameter(
                         "Only the first message of an upload may carry 'path' and 'run_id'."
                     )
-                # Each read of a bytes field copies it: read it once.
-                data = message.data
-                if data:
-                    writer.write(data)
-                    digest.update(data)
-                if message.HasField("sha256"):
-                    expected = message.sha256.lower()
-                message = next(requests, None)
+                if part.data:
+                    writer.write(part.data)
+                    digest.update(part.data)
+                if part.sha256 is not None:
+                    expected = part.sha256.lower()
+                part = next(parts, None)
             if expected is None:
                 raise InvalidParameter(
                     "Missing value for required parameter 'sha256' in the last message of the upload; "
@@ -190,3 +197,8 @@ class ArtifactsServicer:
             presigned_upload_model_id_supported=True,
             features_enabled={"gateway": False},
         )
+
+
+def _check_readable(part: UploadPart) -> None:
+    if part.malformed is not None:
+        raise InvalidParameter(f"Malformed UploadArtifact message: {part.malformed}; nothing was stored.")

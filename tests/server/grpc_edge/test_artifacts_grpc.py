@@ -80,9 +80,11 @@ def stubs(tmp_path: Path) -> Iterator[tuple[object, object, Path]]:
     application = build_application(config)
     server = Server(application)
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+    artifacts = artifacts_service_pb2_grpc.ArtifactsServiceStub(channel)
+    artifacts.channel = channel  # type: ignore[attr-defined]  # for calls with hand-made bytes
     try:
         yield (
-            artifacts_service_pb2_grpc.ArtifactsServiceStub(channel),
+            artifacts,
             tracking_service_pb2_grpc.TrackingServiceStub(channel),
             destination,
         )
@@ -148,6 +150,25 @@ def test_checksum_mismatch_stores_nothing_and_a_retry_succeeds(stubs: tuple[obje
     stub.UploadArtifact(upload_messages("f.bin", b"payload"))  # type: ignore[attr-defined]
     stub.UploadArtifact(upload_messages("f.bin", b"payload v2"))  # type: ignore[attr-defined]
     assert (destination / "f.bin").read_bytes() == b"payload v2"
+
+
+def test_a_malformed_message_midway_is_refused_by_name_and_stores_nothing(
+    stubs: tuple[object, object, Path],
+) -> None:
+    stub, _, destination = stubs
+    raw_upload = stub.channel.stream_unary(  # type: ignore[attr-defined]
+        "/polytrack.v1.ArtifactsService/UploadArtifact",
+        response_deserializer=art.UploadArtifactResponse.FromString,
+    )
+    good = [art.UploadArtifactRequest(path="m.bin").SerializeToString()]
+    good += [art.UploadArtifactRequest(data=b"x" * 70_000).SerializeToString()] * 3
+    truncated = bytes([3 << 3 | 2, 0x90, 0x4E]) + b"only part of the chunk"
+    with pytest.raises(grpc.RpcError) as failure:
+        raw_upload(iter([*good, truncated, *good[1:]]))
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "Malformed UploadArtifact message" in failure.value.details()
+    assert "field 3 runs past the end of the message" in failure.value.details()
+    assert not list(destination.iterdir())
 
 
 def test_the_digest_of_an_upload_is_sent_with_later_downloads_and_exposes_corruption_on_disk(

@@ -160,6 +160,11 @@ class GrpcTransport(BaseTransport):
         response's serialized bytes: for callers that read them without protobuf copies."""
         return self._channel.unary_stream(method, request_serializer=request_serializer)
 
+    def raw_client_stream(self, method: str, response_deserializer: Callable[[bytes], Any]) -> Any:
+        """Client-streaming `method` on this channel, sending requests given as serialized bytes:
+        for callers that write them without protobuf copies."""
+        return self._channel.stream_unary(method, response_deserializer=response_deserializer)
+
     def _method(self, rpc: Rpc) -> Callable[..., Message]:
         service = rpc.service
         stub = self._stubs.get(service.full_name)

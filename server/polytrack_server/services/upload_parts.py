@@ -1,0 +1,99 @@
+"""Reading `UploadArtifactRequest` messages of a gRPC upload straight from their wire bytes.
+
+An upload of a gigabyte arrives as about a thousand one-megabyte messages. Parsed the usual way,
+each chunk is copied into the message, then out of it again when `data` is read; read from the
+serialized bytes instead it stays where gRPC put it, and the servicer writes and hashes a view of
+it. Any valid encoding is accepted (fields in any order; a repeated field's last value counts, as
+protobuf merges them; unknown fields are skipped). Bytes that are not a valid message do not fail
+here, inside gRPC's deserializer, where they would end the call with a bare INTERNAL status: the
+part records what is wrong, and the servicer refuses the upload naming it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from polytrack.v1 import artifacts_service_pb2 as art
+
+# Field numbers of polytrack.v1.UploadArtifactRequest (artifacts_service.proto).
+_PATH, _RUN_ID, _DATA, _SHA256 = 1, 2, 3, 4
+_STRINGS = {_PATH: "path", _RUN_ID: "run_id", _SHA256: "sha256"}
+_VARINT, _FIXED64, _LENGTH_DELIMITED, _FIXED32 = 0, 1, 2, 5
+
+
+@dataclass(frozen=True, slots=True)
+class UploadPart:
+    """One message of an upload stream. `sha256` is None when the field is absent; `malformed`
+    says why the message's bytes could not be read (the other fields are then empty)."""
+
+    path: str = ""
+    run_id: str = ""
+    data: bytes | memoryview = b""
+    sha256: str | None = None
+    malformed: str | None = None
+
+    @classmethod
+    def of_message(cls, message: art.UploadArtifactRequest) -> UploadPart:
+        sha256 = message.sha256 if message.HasField("sha256") else None
+        return cls(message.path, message.run_id, message.data, sha256)
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _varint(raw: bytes, position: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        if position >= len(raw) or shift > 63:
+            raise _Malformed("a truncated or overlong varint")
+        byte = raw[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, position
+        shift += 7
+
+
+def parse_upload_part(raw: bytes) -> UploadPart:
+    """The fields of one serialized UploadArtifactRequest; `data` is a view into `raw`."""
+    try:
+        return _parse(raw)
+    except _Malformed as problem:
+        return UploadPart(malformed=f"the message is not a valid UploadArtifactRequest ({problem})")
+
+
+def _parse(raw: bytes) -> UploadPart:
+    view = memoryview(raw)
+    strings: dict[str, str] = {}
+    data: bytes | memoryview = b""
+    position = 0
+    while position < len(raw):
+        key, position = _varint(raw, position)
+        field, wire_type = key >> 3, key & 7
+        if field == 0:
+            raise _Malformed("field number 0")
+        if wire_type == _VARINT:
+            _, position = _varint(raw, position)
+        elif wire_type == _LENGTH_DELIMITED:
+            length, position = _varint(raw, position)
+            end = position + length
+            if end > len(raw):
+                raise _Malformed(f"field {field} runs past the end of the message")
+            if field == _DATA:
+                data = view[position:end]
+            elif field in _STRINGS:
+                try:
+                    strings[_STRINGS[field]] = str(view[position:end], "utf-8")
+                except UnicodeDecodeError:
+                    raise _Malformed(f"'{_STRINGS[field]}' is not valid UTF-8") from None
+            position = end
+        elif wire_type == _FIXED64:
+            position += 8
+        elif wire_type == _FIXED32:
+            position += 4
+        else:
+            raise _Malformed(f"unsupported wire type {wire_type} of field {field}")
+        if position > len(raw):
+            raise _Malformed(f"field {field} runs past the end of the message")
+    return UploadPart(strings.get("path", ""), strings.get("run_id", ""), data, strings.get("sha256"))
