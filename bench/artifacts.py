@@ -2,7 +2,7 @@
 through MLflow's artifact proxy, measuring throughput and the memory growth of client and server.
 
     python bench/artifacts.py [--size-mb 1024] [--repeat 3] [--output bench/artifacts_results.json]
-                              [--skip-mlflow] [--skip-curl]
+                              [--skip-mlflow] [--skip-curl] [--scratch DIR]
 
 Two comparisons, each with the same kind of client on both sides:
 
@@ -21,6 +21,11 @@ artifact destination, and runs with one worker. The MLflow virtualenv is
 $POLYTRACK_BENCH_MLFLOW_VENV, else /work/cache/mlflow-venv. The 1-minute load average before and
 after each transfer is recorded: the figures are only comparable on an otherwise idle machine.
 Each transfer is repeated (--repeat, default 3) and the round of median throughput reported.
+
+Everything (the payload, both servers' artifact destinations, the SDK's downloads) lives under
+--scratch (default: the system's temporary folder, on disk). With a RAM-backed folder such as
+/dev/shm the disk drops out and the servers' own cost is what is measured; on disk, polytrack's
+uploads are bounded by the disk's durable write speed (it fsyncs before answering; MLflow does not).
 """
 
 from __future__ import annotations
@@ -99,36 +104,49 @@ print(json.dumps(result))
 
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _session_usage(session: int) -> tuple[int, float]:
-    """Total resident memory (bytes) and CPU time so far (seconds) of the processes of one session."""
-    rss, cpu = 0, 0.0
+def _session_pids(session: int) -> list[int]:
+    """The processes of one session (a server and every process it started)."""
+    pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             stat = Path(f"/proc/{entry}/stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[3]) != session:
-                continue
-            status = Path(f"/proc/{entry}/status").read_text()
-        except (OSError, ValueError):
+        except OSError:
             continue
-        cpu += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                rss += int(line.split()[1]) * 1024
-    return rss, cpu
+        if int(stat[stat.rindex(")") + 2 :].split()[3]) == session:
+            pids.append(int(entry))
+    return pids
 
 
-def _session_rss(session: int) -> int:
-    return _session_usage(session)[0]
+def _rss(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE_SIZE
+    return total
+
+
+def _session_usage(session: int) -> tuple[int, float]:
+    """Total resident memory (bytes) and CPU time so far (seconds) of the processes of one session."""
+    pids = _session_pids(session)
+    cpu = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError):
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            cpu += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return _rss(pids), cpu
 
 
 class RssSampler:
     """Peak RSS of a session while the `with` block runs, sampled every 20 ms, and the CPU time
-    its processes used meanwhile."""
+    its processes used meanwhile. The session's processes are listed again every half second, not
+    at every sample: scanning all of /proc 50 times a second took a quarter of a core, on a machine
+    of two whose cores the transfer being measured needs."""
 
     def __init__(self, session: int) -> None:
         self.session = session
@@ -139,8 +157,12 @@ class RssSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        pids, sample = _session_pids(self.session), 0
         while not self._stop.wait(0.02):
-            self.peak = max(self.peak, _session_rss(self.session))
+            sample += 1
+            if sample % 25 == 0:
+                pids = _session_pids(self.session)
+            self.peak = max(self.peak, _rss(pids))
 
     def __enter__(self) -> RssSampler:
         self._thread.start()
@@ -378,6 +400,19 @@ def measure_disk(workdir: Path, size_mib: int) -> float:
     return round(best, 1)
 
 
+def _filesystem_of(path: Path) -> str:
+    """The type of the filesystem holding `path` (from /proc/mounts: the longest matching mount)."""
+    best, kind = "", "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/mounts").read_text().splitlines():
+            fields = line.split()
+            mount = fields[1]
+            inside = str(path.resolve()).startswith(mount.rstrip("/") + "/") or mount == "/"
+            if inside and len(mount) > len(best):
+                best, kind = mount, fields[2]
+    return kind
+
+
 def _speedups(rows: dict[str, Any], reference: str) -> dict[str, float]:
     baseline = rows[reference]
     return {
@@ -397,6 +432,7 @@ def main() -> int:
     parser.add_argument("--skip-mlflow", action="store_true")
     parser.add_argument("--skip-curl", action="store_true", help="only the SDK comparison")
     parser.add_argument("--repeat", type=int, default=3, help="rounds per transfer; the median is reported")
+    parser.add_argument("--scratch", default=None, help="folder for the payload, destinations and downloads")
     args = parser.parse_args()
     venv = Path(os.environ.get("POLYTRACK_BENCH_MLFLOW_VENV", "/work/cache/mlflow-venv"))
     mlflow_python = venv / "bin" / "python"
@@ -409,7 +445,7 @@ def main() -> int:
         "results": {},
         "curl": {},
     }
-    with tempfile.TemporaryDirectory(prefix="bench-artifacts-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="bench-artifacts-", dir=args.scratch) as scratch:
         workdir = Path(scratch)
         payload = workdir / "payload.bin"
         block = os.urandom(16 * MIB)
@@ -417,6 +453,7 @@ def main() -> int:
             for index in range(args.size_mb // 16):
                 handle.write(block[index % 7 :] + block[: index % 7])
             handle.write(block[: (args.size_mb % 16) * MIB])
+        results["scratch_filesystem"] = _filesystem_of(workdir)
         results["disk_durable_write_mib_s"] = measure_disk(workdir, args.size_mb)
         with server("polytrack", workdir, None) as (process, endpoints):
             for transport in ("rest", "grpc"):

@@ -1,0 +1,102 @@
+"""bench/artifacts_report.py: ratios against MLflow and verdicts come from the figures, and the
+artifacts section is replaced in RESULTS.md without touching the rest of the report."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def report() -> Any:
+    spec = importlib.util.spec_from_file_location("artifacts_report", REPO / "bench" / "artifacts_report.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def figures(
+    throughput: float, server_growth: float = 5.0, client_growth: float | None = 2.0
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "throughput_mib_s": throughput,
+        "throughput_all_mib_s": [throughput - 1, throughput, throughput + 1],
+        "server_rss_growth_mib": server_growth,
+        "server_cpu_seconds": 1.5,
+    }
+    if client_growth is not None:
+        row["client_rss_growth_mib"] = client_growth
+    return row
+
+
+def run(polytrack_upload: float, *, server_growth: float = 5.0) -> dict[str, Any]:
+    both = {"upload": figures(polytrack_upload, server_growth), "download": figures(800.0)}
+    mlflow = {"upload": figures(100.0, server_growth=1400.0), "download": figures(100.0)}
+    curl = {
+        "upload": figures(polytrack_upload, server_growth, client_growth=None),
+        "download": figures(800.0, client_growth=None),
+    }
+    return {
+        "file_size_mib": 1024,
+        "load_average_at_start": [0.5],
+        "load_average_at_end": [1.5],
+        "disk_durable_write_mib_s": 400.0,
+        "scratch_filesystem": "ext4",
+        "results": {"polytrack-rest": both, "polytrack-grpc": both, "mlflow-rest": mlflow},
+        "curl": {
+            "polytrack-rest": curl,
+            "mlflow-rest": {d: figures(100.0, client_growth=None) for d in curl},
+        },
+    }
+
+
+def check_line(text: str, label: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(f"| {label} |"))
+
+
+def test_verdicts_follow_the_ratio_against_mlflow_on_each_medium(report: Any) -> None:
+    text = report.render(run(250.0), run(450.0), "")
+    line = check_line(text, "Upload, SDK over gRPC")
+    assert "| 4.50x | 2.50x |" in line and "RAM **pass**, disk **FAIL**" in line
+    assert "RAM **pass**, disk **pass**" in check_line(text, "Download, SDK over REST")
+    # MLflow's own memory growth (1.4 GB here) is shown, not held against polytrack.
+    assert check_line(text, "polytrack server RSS growth, any 1 GiB transfer (< 100 MB)").endswith(
+        "**pass** |"
+    )
+
+
+def test_memory_growth_over_the_limit_fails(report: Any) -> None:
+    text = report.render(run(500.0, server_growth=120.0), None, "")
+    assert check_line(text, "polytrack server RSS growth, any 1 GiB transfer (< 100 MB)").endswith(
+        "**FAIL** |"
+    )
+    assert check_line(text, "polytrack client RSS growth, any 1 GiB transfer (< 100 MB)").endswith(
+        "**pass** |"
+    )
+
+
+def test_the_section_is_replaced_and_the_rest_of_the_report_kept(
+    report: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# head\n<!-- kept:artifacts -->\nearlier figures\n<!-- /kept:artifacts -->\n# tail\n")
+    (tmp_path / "results.json").write_text(json.dumps({"workloads": 1}))
+    disk = tmp_path / "disk.json"
+    disk.write_text(json.dumps(run(300.0)))
+    arguments = ["artifacts_report.py", "--disk", str(disk), "--ram", str(tmp_path / "none.json")]
+    monkeypatch.setattr(sys, "argv", [*arguments, "--results", str(results), "--notes", str(tmp_path / "x")])
+    assert report.main() == 0
+    text = results.read_text()
+    assert text.startswith("# head\n<!-- kept:artifacts -->\n") and text.endswith(
+        "<!-- /kept:artifacts -->\n# tail\n"
+    )
+    assert "earlier figures" not in text and "3.00x" in text
+    assert json.loads((tmp_path / "results.json").read_text()) == {"workloads": 1, "artifacts": run(300.0)}
