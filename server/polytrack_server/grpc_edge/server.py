@@ -10,10 +10,8 @@ the MLflow error code; anything unexpected ends it with INTERNAL and a generic m
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
@@ -26,6 +24,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from polytrack_server.errors import ErrorCode, PolytrackError
+from polytrack_server.grpc_edge.streams import ReadAheadRequests, sized
 from polytrack_server.rpc import Invoker, RpcMethod
 
 log = logging.getLogger("polytrack.grpc")
@@ -46,10 +45,7 @@ DEFAULT_OPTIONS: tuple[tuple[str, Any], ...] = (
 )
 
 HandlerFactory = Callable[[RpcMethod, Invoker], grpc.RpcMethodHandler]
-# Bytes of a client stream received ahead of the servicer (four 1 MiB artifact chunks), on top of
-# the transport's receive window.
-READ_AHEAD_BYTES = 4 * 1024 * 1024
-# The end of a stream, in queues and iterators.
+# The end of a server stream's iterator.
 _END = object()
 
 
@@ -120,89 +116,13 @@ async def _abort(context: grpc.aio.ServicerContext, method: RpcMethod, failure: 
     await context.abort(status.code, status.details, status.trailing_metadata)
 
 
-class _ReadAheadRequests(Iterator[object]):
-    """A client stream read on the event loop into a short queue that a worker thread drains.
-
-    The loop receives the next messages while the worker writes the previous ones, instead of the
-    two taking turns. The stream's items are `(request, wire size)` pairs (see `_sized`); requests
-    are queued while those waiting hold under `budget` bytes, and at least one always may be (the
-    transport's receive window bounds what waits beyond). `pump()` runs on the loop; `next()`
-    blocks the worker until a request, the stream's end or its failure arrives.
-    """
-
-    def __init__(self, requests: AsyncIterator[tuple[object, int]], budget: int = READ_AHEAD_BYTES) -> None:
-        self._requests = requests
-        self._budget = budget
-        self._queued_bytes = 0
-        self._condition = threading.Condition()
-        self._items: collections.deque[tuple[object, int]] = collections.deque()
-        # Set by pump() while the queue is full, resolved by the worker when it takes a request.
-        self._space: asyncio.Future[None] | None = None
-        self._loop = asyncio.get_running_loop()
-
-    async def pump(self) -> None:
-        end: object = _END
-        try:
-            async for request, size in self._requests:
-                while True:
-                    with self._condition:
-                        if not self._items or self._queued_bytes + size <= self._budget:
-                            self._items.append((request, size))
-                            self._queued_bytes += size
-                            self._condition.notify()
-                            break
-                        self._space = space = self._loop.create_future()
-                    await space
-        except asyncio.CancelledError:
-            # The worker must not wait forever for the next request: it gets a failure instead.
-            end = ConnectionAbortedError("The call ended before its request stream did")
-            raise
-        except Exception as error:  # the stream failed: the worker raises the same
-            end = error
-        finally:
-            with self._condition:
-                self._items.append((end, 0))
-                self._condition.notify()
-
-    def __next__(self) -> object:
-        with self._condition:
-            while not self._items:
-                self._condition.wait()
-            item, size = self._items[0]
-            # The end stays queued: every later next() sees it too.
-            if item is _END:
-                raise StopIteration
-            if isinstance(item, Exception):
-                raise item
-            self._items.popleft()
-            self._queued_bytes -= size
-            space, self._space = self._space, None
-        if space is not None:
-            self._loop.call_soon_threadsafe(_resolve, space)
-        return item
-
-
-def _sized(parse: Callable[[bytes], object]) -> Callable[[bytes], tuple[object, int]]:
-    """A request deserializer that also reports the request's size on the wire."""
-
-    def parse_sized(raw: bytes) -> tuple[object, int]:
-        return parse(raw), len(raw)
-
-    return parse_sized
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
 # Streaming calls run on the event loop's default executor rather than the invoker's pool: a long
 # transfer holds its thread while it waits for the network, and must not starve unary RPCs.
 def _stream_unary_handler(method: RpcMethod, invoker: Invoker) -> grpc.RpcMethodHandler:
     async def behaviour(
         requests: AsyncIterator[tuple[object, int]], context: grpc.aio.ServicerContext
     ) -> Message:
-        read_ahead = _ReadAheadRequests(requests)
+        read_ahead = ReadAheadRequests(requests)
         pump = asyncio.ensure_future(read_ahead.pump())
         try:
             # A client-streaming implementation takes the iterator of requests (see rpc.py).
@@ -220,7 +140,7 @@ def _stream_unary_handler(method: RpcMethod, invoker: Invoker) -> grpc.RpcMethod
 
     return grpc.stream_unary_rpc_method_handler(
         behaviour,
-        request_deserializer=_sized(method.parse_request or method.request_class.FromString),
+        request_deserializer=sized(method.parse_request or method.request_class.FromString),
         response_serializer=method.response_class.SerializeToString,
     )
 

@@ -87,5 +87,7 @@ def most_chunks_ahead(options: tuple[tuple[str, Any], ...], total_chunks: int) -
 def test_a_slow_servicer_keeps_a_bounded_number_of_bytes_in_flight() -> None:
     ahead, consumed = most_chunks_ahead(DEFAULT_OPTIONS, total_chunks=150)
     assert consumed == 150
-    # The server's window, plus a message being read and one on the client's side of the socket.
-    assert ahead * CHUNK <= STREAM_RECEIVE_WINDOW + 3 * CHUNK, ahead
+    # The server's window, plus messages being read, sent and pulled, and one more seen now and
+    # then on a loaded machine. (On loopback, gRPC's default options stayed within this bound too
+    # when last measured, 5-8 chunks either way: this checks the bound, whichever option keeps it.)
+    assert ahead * CHUNK <= STREAM_RECEIVE_WINDOW + 4 * CHUNK, ahead

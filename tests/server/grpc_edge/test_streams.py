@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from polytrack_server.grpc_edge.server import _ReadAheadRequests
+from polytrack_server.grpc_edge.streams import ReadAheadRequests
 
 MIB = 1024 * 1024
 
@@ -27,7 +27,7 @@ async def _stream(
 def test_requests_wait_in_the_queue_only_up_to_the_byte_budget() -> None:
     async def scenario() -> tuple[list[int], list[object], list[int]]:
         received: list[int] = []
-        read_ahead = _ReadAheadRequests(_stream([MIB] * 10, received), budget=4 * MIB)
+        read_ahead = ReadAheadRequests(_stream([MIB] * 10, received), budget=4 * MIB)
         pump = asyncio.ensure_future(read_ahead.pump())
         await asyncio.sleep(0.2)  # nobody consumes yet
         before = list(received)
@@ -45,7 +45,7 @@ def test_requests_wait_in_the_queue_only_up_to_the_byte_budget() -> None:
 def test_a_request_larger_than_the_budget_is_still_passed_on_alone() -> None:
     async def scenario() -> tuple[list[int], list[object]]:
         received: list[int] = []
-        read_ahead = _ReadAheadRequests(_stream([9 * MIB, 9 * MIB, 9 * MIB], received), budget=4 * MIB)
+        read_ahead = ReadAheadRequests(_stream([9 * MIB, 9 * MIB, 9 * MIB], received), budget=4 * MIB)
         pump = asyncio.ensure_future(read_ahead.pump())
         await asyncio.sleep(0.2)
         before = list(received)
@@ -60,7 +60,7 @@ def test_a_request_larger_than_the_budget_is_still_passed_on_alone() -> None:
 
 def test_the_servicer_gets_the_streams_failure_after_the_requests_before_it() -> None:
     async def scenario() -> tuple[list[object], BaseException]:
-        read_ahead = _ReadAheadRequests(_stream([10, 10], [], fail=OSError("connection reset")))
+        read_ahead = ReadAheadRequests(_stream([10, 10], [], fail=OSError("connection reset")))
         pump = asyncio.ensure_future(read_ahead.pump())
         taken: list[object] = []
 
@@ -88,7 +88,7 @@ def test_a_cancelled_call_wakes_a_waiting_servicer_with_a_failure() -> None:
         yield "never", 10
 
     async def scenario() -> BaseException:
-        read_ahead = _ReadAheadRequests(endless())
+        read_ahead = ReadAheadRequests(endless())
         pump = asyncio.ensure_future(read_ahead.pump())
         outcome: list[BaseException] = []
         waiting = threading.Event()
