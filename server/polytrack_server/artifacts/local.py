@@ -233,14 +233,9 @@ class _LocalWriter(ArtifactWriter):
         return self._written
 
     def write(self, data: bytes | memoryview) -> None:
-        if self._handle is None:
-            raise ValueError("The artifact writer is closed")
-        self._handle.write(data)
-        self._written += len(data)
-        if _CAN_ADVISE and self._written - self._written_back >= WRITE_BACK_INTERVAL:
-            self._write_back()
+        self.write_all((data,))
 
-    def write_all(self, chunks: Sequence[bytes]) -> None:
+    def write_all(self, chunks: Sequence[bytes | memoryview]) -> None:
         if self._handle is None:
             raise ValueError("The artifact writer is closed")
         # Straight from the received buffers, without joining them first (a copy of every byte).

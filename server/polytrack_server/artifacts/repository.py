@@ -48,7 +48,7 @@ class ArtifactWriter(abc.ABC):
     def write(self, data: bytes | memoryview) -> None:
         """Append `data`."""
 
-    def write_all(self, chunks: Sequence[bytes]) -> None:
+    def write_all(self, chunks: Sequence[bytes | memoryview]) -> None:
         """Append each of `chunks` in turn (an implementation may do it in one vectored write)."""
         for data in chunks:
             self.write(data)
