@@ -101,11 +101,10 @@ class ArtifactsServicer:
     def upload_artifact(
         self, requests: Iterator[UploadPart | art.UploadArtifactRequest]
     ) -> art.UploadArtifactResponse:
-        parts = (part if isinstance(part, UploadPart) else UploadPart.of_message(part) for part in requests)
+        parts = _readable_parts(requests)
         first = next(parts, None)
         if first is None:
             raise InvalidParameter("An UploadArtifact stream needs at least one message naming the file.")
-        _check_readable(first)
         path = v.require(first.path, "path")
         repository, target = self._target(path, first.run_id or None)
         if not target:
@@ -115,7 +114,6 @@ class ArtifactsServicer:
         with repository.open_write(target) as writer:
             part: UploadPart | None = first
             while part is not None:
-                _check_readable(part)
                 if expected is not None:
                     raise InvalidParameter("Only the last message of an upload may carry 'sha256'.")
                 if part is not first and (part.path or part.run_id):
@@ -199,6 +197,10 @@ class ArtifactsServicer:
         )
 
 
-def _check_readable(part: UploadPart) -> None:
-    if part.malformed is not None:
-        raise InvalidParameter(f"Malformed UploadArtifact message: {part.malformed}; nothing was stored.")
+def _readable_parts(requests: Iterator[UploadPart | art.UploadArtifactRequest]) -> Iterator[UploadPart]:
+    """The upload's messages as parts (protobuf messages too); a malformed one ends the upload."""
+    for request in requests:
+        part = request if isinstance(request, UploadPart) else UploadPart.of_message(request)
+        if part.malformed is not None:
+            raise InvalidParameter(f"Malformed UploadArtifact message: {part.malformed}; nothing was stored.")
+        yield part
