@@ -176,6 +176,49 @@ class RssSampler:
         self.cpu_seconds = cpu - self._cpu_before
 
 
+def block_device_of(path: Path) -> str | None:
+    """The name of the block device (as /proc/diskstats spells it) holding `path`; None for a
+    filesystem without one (tmpfs) or when /sys does not say."""
+    device = os.stat(path).st_dev
+    link = Path(f"/sys/dev/block/{os.major(device)}:{os.minor(device)}")
+    if os.major(device) == 0 or not link.exists():
+        return None
+    return link.resolve().name
+
+
+def disk_counters(device: str, diskstats: str | None = None) -> tuple[int, int]:
+    """Bytes written to `device` so far and milliseconds it has spent with I/O in flight, from
+    /proc/diskstats (sectors there are always 512 bytes, whatever the device's own)."""
+    text = Path("/proc/diskstats").read_text() if diskstats is None else diskstats
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 13 and fields[2] == device:
+            return int(fields[9]) * 512, int(fields[12])
+    raise LookupError(f"{device} is not in /proc/diskstats")
+
+
+class DiskMeter:
+    """What a block device did while the `with` block ran: bytes written and seconds busy (with
+    any I/O in flight). Shows whether an upload waited on the disk, and how fast the disk was
+    writing meanwhile: a virtual disk's speed varies with what was written before."""
+
+    def __init__(self, device: str | None) -> None:
+        self.device = device
+        self.written_bytes = 0
+        self.busy_seconds = 0.0
+
+    def __enter__(self) -> DiskMeter:
+        if self.device is not None:
+            self._before = disk_counters(self.device)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.device is not None:
+            written, busy_ms = disk_counters(self.device)
+            self.written_bytes = written - self._before[0]
+            self.busy_seconds = (busy_ms - self._before[1]) / 1000
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -265,7 +308,7 @@ def _client(python: str, script: str, uri: str, action: str, arg: str, local: Pa
 
 
 def _transfer_figures(
-    size: int, seconds: float, memory: RssSampler, timing: dict[str, Any] | None
+    size: int, seconds: float, memory: RssSampler, timing: dict[str, Any] | None, disk: DiskMeter
 ) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "seconds": round(seconds, 3),
@@ -273,6 +316,9 @@ def _transfer_figures(
         "server_rss_growth_mib": round((memory.peak - memory.before) / MIB, 1),
         "server_cpu_seconds": round(memory.cpu_seconds, 2),
     }
+    if disk.device is not None:
+        figures["disk_written_mib"] = round(disk.written_bytes / MIB, 1)
+        figures["disk_busy_seconds"] = round(disk.busy_seconds, 2)
     if timing is not None:
         figures["client_rss_growth_mib"] = round(timing["client_rss_growth"] / MIB, 1)
         figures["client_peak_rss_mib"] = round(timing["client_peak"] / MIB, 1)
@@ -313,14 +359,15 @@ def measure(
 ) -> dict[str, Any]:
     size = payload.stat().st_size
     destination = destination_of(label.split("-")[0], workdir)  # "polytrack-rest" -> polytrack's
+    device = block_device_of(workdir)
     rounds = []
     for _ in range(repeat):
         loads = [_load()]
-        with RssSampler(session) as up_memory:
+        with RssSampler(session) as up_memory, DiskMeter(device) as up_disk:
             upload = _client(python, script, uri, "upload", "", payload)
         loads.append(_load())
         out = workdir / f"download-{label}"
-        with RssSampler(session) as down_memory:
+        with RssSampler(session) as down_memory, DiskMeter(device) as down_disk:
             download = _client(python, script, uri, "download", upload["run_id"], out)
         loads.append(_load())
         downloaded = out / "payload.bin"
@@ -333,8 +380,8 @@ def measure(
         rounds.append(
             {
                 "load_average_1m": loads,
-                "upload": _transfer_figures(size, upload["seconds"], up_memory, upload),
-                "download": _transfer_figures(size, download["seconds"], down_memory, download),
+                "upload": _transfer_figures(size, upload["seconds"], up_memory, upload, up_disk),
+                "download": _transfer_figures(size, download["seconds"], down_memory, download, down_disk),
             }
         )
     row = _summary(rounds)
@@ -366,20 +413,21 @@ def measure_curl(
     size = payload.stat().st_size
     url = f"{base_url}/api/2.0/mlflow-artifacts/artifacts/bench-curl/{label}/payload.bin"
     out = workdir / f"curl-{label}.bin"
+    device = block_device_of(workdir)
     rounds = []
     for _ in range(repeat):
         loads = [_load()]
-        with RssSampler(session) as up_memory:
+        with RssSampler(session) as up_memory, DiskMeter(device) as up_disk:
             up_seconds = _curl(["--upload-file", str(payload), "--output", "/dev/null", url])
         loads.append(_load())
-        with RssSampler(session) as down_memory:
+        with RssSampler(session) as down_memory, DiskMeter(device) as down_disk:
             down_seconds = _curl(["--output", "/dev/null", url])
         loads.append(_load())
         rounds.append(
             {
                 "load_average_1m": loads,
-                "upload": _transfer_figures(size, up_seconds, up_memory, None),
-                "download": _transfer_figures(size, down_seconds, down_memory, None),
+                "upload": _transfer_figures(size, up_seconds, up_memory, None, up_disk),
+                "download": _transfer_figures(size, down_seconds, down_memory, None, down_disk),
             }
         )
     # Fetched again into a file only to check the bytes: the timed downloads above go to

@@ -69,15 +69,24 @@ def _table(run: dict[str, Any], group: str, rows: list[tuple[str, str]]) -> list
             lines.append(
                 f"| {label} | {direction} | {figures['throughput_mib_s']:.1f} MiB/s ({every}) | "
                 f"{'—' if ratio is None else f'{ratio:.2f}x'} | {_mb(figures['server_rss_growth_mib'])} | "
-                f"{client} | {figures['server_cpu_seconds']:.2f} s |"
+                f"{client} | {figures['server_cpu_seconds']:.2f} s | {_disk(figures)} |"
             )
     return lines
+
+
+def _disk(figures: dict[str, Any]) -> str:
+    """What the disk did during a transfer: MiB written, seconds busy and its write rate meanwhile."""
+    if "disk_written_mib" not in figures:
+        return "—"
+    written, busy = figures["disk_written_mib"], figures["disk_busy_seconds"]
+    rate = f" ({written / busy:.0f} MiB/s)" if busy > 0 else ""
+    return f"{written:.0f} MiB, {busy:.2f} s busy{rate}"
 
 
 def _medium(run: dict[str, Any], title: str) -> list[str]:
     head = (
         "| Server / client | Direction | Throughput: median (all rounds) | vs MLflow | "
-        "Server RSS growth (max) | Client RSS growth (max) | Server CPU |"
+        "Server RSS growth (max) | Client RSS growth (max) | Server CPU | Disk: written, busy (rate) |"
     )
     lines = [
         f"### {title}",
@@ -88,7 +97,7 @@ def _medium(run: dict[str, Any], title: str) -> list[str]:
         f"{run['disk_durable_write_mib_s']:.1f} MiB/s.",
         "",
         head,
-        "|---|---|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
         *_table(run, "curl", _CURL_ROWS),
         *_table(run, "results", _SDK_ROWS),
         "",
@@ -149,7 +158,9 @@ def render(disk: dict[str, Any], ram: dict[str, Any] | None, notes: str) -> str:
         "",
         "The RAM-backed run measures the software: the disk drops out. The disk run is what this "
         "machine's virtual disk allows: polytrack fsyncs every upload before answering (MLflow does "
-        "not), so its uploads cannot be faster than the disk's durable write speed, shown for each run.",
+        "not), so its uploads cannot be faster than the disk's durable write speed, shown for each run. "
+        "The last column says what the disk did during each transfer (from /proc/diskstats): how much "
+        "was written, how long the disk was busy, and how fast it wrote meanwhile.",
         "",
     ]
     if ram is not None:

@@ -100,3 +100,16 @@ def test_the_section_is_replaced_and_the_rest_of_the_report_kept(
     )
     assert "earlier figures" not in text and "3.00x" in text
     assert json.loads((tmp_path / "results.json").read_text()) == {"workloads": 1, "artifacts": run(300.0)}
+
+
+def test_the_disk_column_shows_what_the_disk_did_and_a_dash_without_a_disk(report: Any) -> None:
+    disk = run(300.0)
+    disk["curl"]["polytrack-rest"]["upload"].update(disk_written_mib=1024.0, disk_busy_seconds=2.0)
+    disk["curl"]["mlflow-rest"]["upload"].update(disk_written_mib=0.0, disk_busy_seconds=0.0)
+    text = report.render(disk, run(500.0), "")
+    on_disk = text[text.index("### Disk") :]
+    rows = [line for line in on_disk.splitlines() if line.startswith("| polytrack REST / curl | upload |")]
+    assert rows[0].endswith("| 1024 MiB, 2.00 s busy (512 MiB/s) |")
+    assert check_line(on_disk, "MLflow REST / curl").endswith("| 0 MiB, 0.00 s busy |")
+    in_ram = text[text.index("### RAM") : text.index("### Disk")]
+    assert check_line(in_ram, "polytrack REST / curl").endswith("| — |")
