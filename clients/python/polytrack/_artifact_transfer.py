@@ -2,14 +2,14 @@
 
 * `mlflow-artifacts:/<p>` (or an http(s) URL of a proxy) over REST: raw PUT/GET on
   `/api/2.0/mlflow-artifacts/artifacts/<p>`;
-* `mlflow-artifacts:/<p>` over gRPC: streaming UploadArtifact / DownloadArtifact, SHA-256 checked;
+* `mlflow-artifacts:/<p>` over gRPC: streaming UploadArtifact / DownloadArtifact, CRC-32C checked;
 * a local directory (`/path`, `file:///path`), any transport: straight to the filesystem.
 
 Files are streamed in bounded chunks in both directions, so memory use does not grow with the
 file; a download is written on a separate thread while the next chunks arrive (`_artifacts_io`).
 A download is written to a temporary file beside its destination and renamed into place when
 complete. The server stores an upload under a temporary name and renames it into place only once
-it is complete (and, over gRPC, its SHA-256 matches), so a failed upload is retried as a whole and
+it is complete (and, over gRPC, its CRC-32C matches), so a failed upload is retried as a whole and
 a retry of the same content simply succeeds; a gRPC download that breaks off resumes from the
 bytes already received.
 """
@@ -17,7 +17,6 @@ bytes already received.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import http.client
 import mimetypes
 import os
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 import httpx
+from crc32c import CRC32CHash
 
 from polytrack._artifact_wire import parse_download_chunk, upload_data_messages
 from polytrack._artifacts_io import PipelinedWriter, copy_stream
@@ -86,13 +86,11 @@ def proxied_path_of(uri: str) -> str | None:
     return None
 
 
-def file_chunks(handle: BinaryIO, digest: Any | None = None) -> Iterator[bytes]:
+def file_chunks(handle: BinaryIO) -> Iterator[bytes]:
     while True:
         data = handle.read(CHUNK_SIZE)
         if not data:
             return
-        if digest is not None:
-            digest.update(data)
         yield data
 
 
@@ -280,7 +278,7 @@ def _check(response: httpx.Response) -> None:
 
 
 class GrpcStreamTransfer:
-    """Artifacts over the streaming RPCs of ArtifactsService, with SHA-256 checks both ways."""
+    """Artifacts over the streaming RPCs of ArtifactsService, with CRC-32C checks both ways."""
 
     def __init__(self, transport: Any, root: str) -> None:
         from polytrack.v1 import artifacts_service_pb2
@@ -306,11 +304,11 @@ class GrpcStreamTransfer:
         target = join(self._root, path)
 
         def messages() -> Iterator[bytes]:
-            digest = hashlib.sha256()
+            checksum = CRC32CHash()
             yield self._api.UploadArtifactRequest(path=target).SerializeToString()
             with local.open("rb") as handle:
-                yield from upload_data_messages(handle, CHUNK_SIZE, digest)
-            yield self._api.UploadArtifactRequest(sha256=digest.hexdigest()).SerializeToString()
+                yield from upload_data_messages(handle, CHUNK_SIZE, checksum)
+            yield self._api.UploadArtifactRequest(crc32c=checksum.checksum).SerializeToString()
 
         started, retry = time.monotonic(), 0
         while True:
@@ -334,11 +332,11 @@ class GrpcStreamTransfer:
 
         source = join(self._root, path)
         started, retry = time.monotonic(), 0
-        digest = hashlib.sha256()
-        with atomic_destination(local) as handle, PipelinedWriter(handle, digest) as writer:
+        checksum = CRC32CHash()
+        with atomic_destination(local) as handle, PipelinedWriter(handle, checksum) as writer:
             received = 0
             while True:
-                expected: str | None = None
+                expected: int | None = None
                 try:
                     request = self._api.DownloadArtifactRequest(path=source, offset=received)
                     for raw in self._download(request, metadata=self._metadata):
@@ -346,8 +344,8 @@ class GrpcStreamTransfer:
                         if chunk.data:
                             writer.write(chunk.data)
                             received += len(chunk.data)
-                        if chunk.sha256 is not None:
-                            expected = chunk.sha256
+                        if chunk.crc32c is not None:
+                            expected = chunk.crc32c
                 except grpc.RpcError as error:
                     wait = None
                     if error.code() == grpc.StatusCode.UNAVAILABLE:
@@ -360,9 +358,15 @@ class GrpcStreamTransfer:
                     continue
                 break
             writer.finish()
-            if expected is None or expected != digest.hexdigest():
+            if expected is None:
                 raise PolytrackException(
-                    f"Download of {path!r} is corrupt: SHA-256 {digest.hexdigest()} does not match the "
-                    f"server's {expected}",
+                    f"Download of {path!r} is incomplete: the server's stream ended without the file's "
+                    "CRC-32C",
+                    "DATA_LOSS",
+                )
+            if expected != checksum.checksum:
+                raise PolytrackException(
+                    f"Download of {path!r} is corrupt: the bytes received have CRC-32C "
+                    f"{checksum.checksum:08x}, the server's file {expected:08x}",
                     "DATA_LOSS",
                 )

@@ -22,7 +22,7 @@ from typing import Any
 from polytrack.errors import PolytrackException
 
 # Field numbers of polytrack.v1.DownloadArtifactResponse (artifacts_service.proto).
-_FILE_SIZE, _DATA, _SHA256 = 1, 2, 3
+_FILE_SIZE, _DATA, _CRC32C = 1, 2, 4
 # The key of polytrack.v1.UploadArtifactRequest's `data` (field 3, length-delimited).
 _UPLOAD_DATA_KEY = b"\x1a"
 # Room before the chunk for the key and the chunk's length as a varint.
@@ -32,11 +32,11 @@ _VARINT, _FIXED64, _LENGTH_DELIMITED, _FIXED32 = 0, 1, 2, 5
 
 @dataclass(frozen=True, slots=True)
 class DownloadChunk:
-    """One response of the stream: the bytes it carries, and the optional size and digest."""
+    """One response of the stream: the bytes it carries, and the optional size and checksum."""
 
     data: memoryview
     file_size: int | None
-    sha256: str | None
+    crc32c: int | None
 
 
 def _varint(buffer: bytes, position: int) -> tuple[int, int]:
@@ -59,7 +59,7 @@ def _malformed(what: str) -> PolytrackException:
 def parse_download_chunk(raw: bytes) -> DownloadChunk:
     """The fields of one serialized DownloadArtifactResponse; `data` is a view into `raw`."""
     view = memoryview(raw)
-    data, file_size, sha256 = view[0:0], None, None
+    data, file_size, crc32c = view[0:0], None, None
     position = 0
     while position < len(raw):
         key, position = _varint(raw, position)
@@ -76,18 +76,18 @@ def parse_download_chunk(raw: bytes) -> DownloadChunk:
                 raise _malformed(f"field {field} runs past the end of the message")
             if field == _DATA:
                 data = view[position:end]
-            elif field == _SHA256:
-                sha256 = bytes(view[position:end]).decode("utf-8", errors="replace")
             position = end
         elif wire_type == _FIXED64:
             position += 8
         elif wire_type == _FIXED32:
+            if field == _CRC32C and position + 4 <= len(raw):
+                crc32c = int.from_bytes(view[position : position + 4], "little")
             position += 4
         else:
             raise _malformed(f"unsupported wire type {wire_type} of field {field}")
         if position > len(raw):
             raise _malformed(f"field {field} runs past the end of the message")
-    return DownloadChunk(data, file_size, sha256)
+    return DownloadChunk(data, file_size, crc32c)
 
 
 def _encode_varint(value: int) -> bytes:
@@ -100,10 +100,10 @@ def _encode_varint(value: int) -> bytes:
 
 
 def upload_data_messages(
-    handle: io.BufferedIOBase, chunk_size: int, digest: Any | None = None
+    handle: io.BufferedIOBase, chunk_size: int, checksum: Any | None = None
 ) -> Iterator[bytes]:
     """Serialized UploadArtifactRequests carrying the rest of `handle`, up to `chunk_size` bytes
-    each (none for an empty file); each chunk also goes to `digest.update`."""
+    each (none for an empty file); each chunk also goes to `checksum.update`."""
     buffer = bytearray(_HEADER_ROOM + chunk_size)
     view = memoryview(buffer)
     body = view[_HEADER_ROOM:]
@@ -111,8 +111,8 @@ def upload_data_messages(
         count = handle.readinto(body)
         if not count:
             return
-        if digest is not None:
-            digest.update(body[:count])
+        if checksum is not None:
+            checksum.update(body[:count])
         header = _UPLOAD_DATA_KEY + _encode_varint(count)
         start = _HEADER_ROOM - len(header)
         view[start:_HEADER_ROOM] = header

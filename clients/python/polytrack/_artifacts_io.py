@@ -1,6 +1,6 @@
 """Writing a downloaded artifact to disk while the next bytes arrive.
 
-Receiving (a socket read, a gRPC message) and storing (a file write, a SHA-256 update) both release
+Receiving (a socket read, a gRPC message) and storing (a file write, a CRC-32C update) both release
 the GIL, so a download overlaps them: the receiving thread hands each chunk to a writer thread
 through a queue of at most `MAX_PENDING_CHUNKS` entries. Memory stays bounded by that queue, and a
 slow disk holds back the network rather than piling chunks up in memory.
@@ -56,7 +56,7 @@ class _WriteBack:
 
 
 class PipelinedWriter:
-    """Appends chunks to `handle` (and feeds them to `digest`, when given) on a writer thread.
+    """Appends chunks to `handle` (and feeds them to `checksum`, when given) on a writer thread.
 
     `write` blocks while `MAX_PENDING_CHUNKS` chunks wait; leaving the `with` block waits for every
     chunk to be written and re-raises a failure of the writer thread. `on_written`, when given, is
@@ -66,12 +66,12 @@ class PipelinedWriter:
     def __init__(
         self,
         handle: BinaryIO,
-        digest: Any | None = None,
+        checksum: Any | None = None,
         on_written: Callable[[memoryview], None] | None = None,
     ) -> None:
         self._handle = handle
         self._write_back = _WriteBack(handle)
-        self._digest = digest
+        self._checksum = checksum
         self._on_written = on_written
         self._pending: queue.Queue[memoryview | bytes | None] = queue.Queue(MAX_PENDING_CHUNKS)
         self._failure: BaseException | None = None
@@ -89,8 +89,8 @@ class PipelinedWriter:
                 try:
                     self._handle.write(chunk)
                     self._write_back.wrote(len(chunk))
-                    if self._digest is not None:
-                        self._digest.update(chunk)
+                    if self._checksum is not None:
+                        self._checksum.update(chunk)
                 except BaseException as failure:  # re-raised on the receiving thread
                     self._failure = failure
             if self._on_written is not None and isinstance(chunk, memoryview):

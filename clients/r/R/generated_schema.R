@@ -109,7 +109,7 @@
   "polytrack.v1.DownloadArtifactResponse" = list(
     file_size = c(json = "fileSize", kind = "int64", cardinality = "single", type = ""),
     data = c(json = "data", kind = "bytes", cardinality = "single", type = ""),
-    sha256 = c(json = "sha256", kind = "string", cardinality = "single", type = "")
+    crc32c = c(json = "crc32c", kind = "int32", cardinality = "single", type = "")
   ),
   "polytrack.v1.Experiment" = list(
     experiment_id = c(json = "experimentId", kind = "string", cardinality = "single", type = ""),
@@ -524,12 +524,12 @@
     path = c(json = "path", kind = "string", cardinality = "single", type = ""),
     run_id = c(json = "runId", kind = "string", cardinality = "single", type = ""),
     data = c(json = "data", kind = "bytes", cardinality = "single", type = ""),
-    sha256 = c(json = "sha256", kind = "string", cardinality = "single", type = "")
+    crc32c = c(json = "crc32c", kind = "int32", cardinality = "single", type = "")
   ),
   "polytrack.v1.UploadArtifactResponse" = list(
     path = c(json = "path", kind = "string", cardinality = "single", type = ""),
     file_size = c(json = "fileSize", kind = "int64", cardinality = "single", type = ""),
-    sha256 = c(json = "sha256", kind = "string", cardinality = "single", type = "")
+    crc32c = c(json = "crc32c", kind = "int32", cardinality = "single", type = "")
   )
 )
 

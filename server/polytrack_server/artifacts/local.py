@@ -5,12 +5,12 @@ renamed over the target, so readers see either the old file or the complete new 
 torn one, and a failed upload leaves nothing. Every path is confined with `paths.confined`, which
 also refuses symbolic links leading out of the root.
 
-A file's SHA-256, once known (sent with a gRPC upload, or computed by a whole-file download), is
+A file's CRC-32C, once known (sent with a gRPC upload, or computed by a whole-file download), is
 kept in an extended attribute of the file together with its size and modification time, so that
-later gRPC downloads send it without hashing the file again (hashing was the slowest step of a
-download). The attribute only counts while size and modification time still match: a file changed
-behind the server's back is hashed anew. Filesystems without user extended attributes just hash
-every time.
+later gRPC downloads send it without computing it again; above all, a resumed download need not
+read the part it skips to checksum the whole file. The attribute only counts while size and
+modification time still match: a file changed behind the server's back is checksummed anew.
+Filesystems without user extended attributes just checksum every time.
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ READ_AHEAD = 16 * 1024 * 1024
 _CAN_ADVISE = hasattr(os, "posix_fadvise")
 # Buffers per writev call: Linux accepts at most 1024 (IOV_MAX).
 _MAX_WRITE_BUFFERS = 1024
-DIGEST_ATTRIBUTE = "user.polytrack.sha256"
+CHECKSUM_ATTRIBUTE = "user.polytrack.crc32c"
 _CAN_TAG = hasattr(os, "setxattr")
-_DIGEST_TAG = re.compile(rb"(\d+):(\d+):([0-9a-f]{64})")
+_CHECKSUM_TAG = re.compile(rb"(\d+):(\d+):([0-9a-f]{8})")
 
 
 class LocalArtifactRepository(ArtifactRepository):
@@ -137,29 +137,29 @@ class LocalArtifactRepository(ArtifactRepository):
                 target.unlink()
 
 
-def _kept_digest(descriptor: int, info: os.stat_result) -> str | None:
-    """The SHA-256 kept with the open file, if it was kept for the file as it is now."""
+def _kept_checksum(descriptor: int, info: os.stat_result) -> int | None:
+    """The CRC-32C kept with the open file, if it was kept for the file as it is now."""
     if not _CAN_TAG:
         return None
     try:
-        tag = os.getxattr(descriptor, DIGEST_ATTRIBUTE)
+        tag = os.getxattr(descriptor, CHECKSUM_ATTRIBUTE)
     except OSError:
         return None
-    found = _DIGEST_TAG.fullmatch(tag)
+    found = _CHECKSUM_TAG.fullmatch(tag)
     if found is None or (int(found[1]), int(found[2])) != (info.st_size, info.st_mtime_ns):
         return None
-    return found[3].decode()
+    return int(found[3], 16)
 
 
-def _keep_digest(descriptor: int, sha256: str) -> None:
-    """Keep `sha256` with the open file, stamped with its current size and modification time."""
-    if not _CAN_TAG or not re.fullmatch("[0-9a-f]{64}", sha256):
+def _keep_checksum(descriptor: int, crc32c: int) -> None:
+    """Keep `crc32c` with the open file, stamped with its current size and modification time."""
+    if not _CAN_TAG or not 0 <= crc32c <= 0xFFFFFFFF:
         return
     info = os.fstat(descriptor)
-    tag = f"{info.st_size}:{info.st_mtime_ns}:{sha256}".encode()
-    # Unsupported by the filesystem, read-only or not ours: the digest is only an optimisation.
+    tag = f"{info.st_size}:{info.st_mtime_ns}:{crc32c:08x}".encode()
+    # Unsupported by the filesystem, read-only or not ours: the checksum is only an optimisation.
     with contextlib.suppress(OSError):
-        os.setxattr(descriptor, DIGEST_ATTRIBUTE, tag)
+        os.setxattr(descriptor, CHECKSUM_ATTRIBUTE, tag)
 
 
 class _LocalReader(ArtifactReader):
@@ -201,13 +201,13 @@ class _LocalReader(ArtifactReader):
         return data
 
     @property
-    def sha256(self) -> str | None:
-        return _kept_digest(self._handle.fileno(), self._opened)
+    def crc32c(self) -> int | None:
+        return _kept_checksum(self._handle.fileno(), self._opened)
 
-    def remember_sha256(self, sha256: str) -> None:
+    def remember_crc32c(self, crc32c: int) -> None:
         now = os.fstat(self._handle.fileno())
         if (now.st_size, now.st_mtime_ns) == (self._opened.st_size, self._opened.st_mtime_ns):
-            _keep_digest(self._handle.fileno(), sha256)
+            _keep_checksum(self._handle.fileno(), crc32c)
 
     def skip(self, count: int) -> None:
         step = max(0, min(count, self._remaining))
@@ -269,14 +269,14 @@ class _LocalWriter(ArtifactWriter):
         os.posix_fadvise(self._handle.fileno(), start, self._written - start, os.POSIX_FADV_DONTNEED)
         self._written_back = self._written
 
-    def commit(self, sha256: str | None = None) -> int:
+    def commit(self, crc32c: int | None = None) -> int:
         handle = self._handle
         if handle is None:
             raise ValueError("The artifact writer is closed")
         handle.flush()
-        if sha256 is not None:
+        if crc32c is not None:
             # After the last write, so that the stamped modification time is the final one.
-            _keep_digest(handle.fileno(), sha256)
+            _keep_checksum(handle.fileno(), crc32c)
         os.fsync(handle.fileno())
         handle.close()
         self._handle = None

@@ -54,11 +54,11 @@ class ArtifactWriter(abc.ABC):
             self.write(data)
 
     @abc.abstractmethod
-    def commit(self, sha256: str | None = None) -> int:
+    def commit(self, crc32c: int | None = None) -> int:
         """Make the file durable and visible at its path; returns its size.
 
-        `sha256` is the hex SHA-256 of everything written, when the caller computed it on the way
-        in; a repository may keep it with the file (see `ArtifactReader.sha256`).
+        `crc32c` is the CRC-32C of everything written, when the caller computed it on the way in; a
+        repository may keep it with the file (see `ArtifactReader.crc32c`).
         """
 
     @abc.abstractmethod
@@ -92,13 +92,13 @@ class ArtifactReader(abc.ABC):
         """Up to `size` next bytes of the range; b"" at its end."""
 
     @property
-    def sha256(self) -> str | None:
-        """The hex SHA-256 of the whole file when the repository kept one that still matches it,
-        else None (the caller hashes the bytes itself)."""
+    def crc32c(self) -> int | None:
+        """The CRC-32C of the whole file when the repository kept one that still matches it, else
+        None (the caller computes it from the bytes)."""
         return None
 
-    def remember_sha256(self, sha256: str) -> None:
-        """Keep `sha256`, computed by reading this whole file, for later readers. Best effort: a
+    def remember_crc32c(self, crc32c: int) -> None:
+        """Keep `crc32c`, computed by reading this whole file, for later readers. Best effort: a
         repository that cannot keep it, or whose file changed meanwhile, ignores it."""
         return None
 

@@ -9,8 +9,9 @@ streaming RPCs are plain iterators: `upload_artifact` consumes request messages 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
+
+from crc32c import CRC32CHash
 
 from polytrack.v1 import artifacts_service_pb2 as art
 from polytrack.v1 import tracking_pb2 as pb
@@ -109,36 +110,36 @@ class ArtifactsServicer:
         repository, target = self._target(path, first.run_id or None)
         if not target:
             raise InvalidParameter("Missing value for required parameter 'path': name the file to store.")
-        digest = hashlib.sha256()
-        expected: str | None = None
+        checksum = CRC32CHash()
+        expected: int | None = None
         with repository.open_write(target) as writer:
             part: UploadPart | None = first
             while part is not None:
                 if expected is not None:
-                    raise InvalidParameter("Only the last message of an upload may carry 'sha256'.")
+                    raise InvalidParameter("Only the last message of an upload may carry 'crc32c'.")
                 if part is not first and (part.path or part.run_id):
                     raise InvalidParameter(
                         "Only the first message of an upload may carry 'path' and 'run_id'."
                     )
                 if part.data:
                     writer.write(part.data)
-                    digest.update(part.data)
-                if part.sha256 is not None:
-                    expected = part.sha256.lower()
+                    checksum.update(part.data)
+                if part.crc32c is not None:
+                    expected = part.crc32c
                 part = next(parts, None)
             if expected is None:
                 raise InvalidParameter(
-                    "Missing value for required parameter 'sha256' in the last message of the upload; "
+                    "Missing value for required parameter 'crc32c' in the last message of the upload; "
                     "nothing was stored."
                 )
-            actual = digest.hexdigest()
+            actual = checksum.checksum
             if actual != expected:
                 raise InvalidParameter(
-                    f"Checksum mismatch for {target!r}: received bytes have SHA-256 {actual}, the client "
-                    f"sent {expected}; nothing was stored."
+                    f"Checksum mismatch for {target!r}: received bytes have CRC-32C {actual:08x}, the "
+                    f"client sent {expected:08x}; nothing was stored."
                 )
-            size = writer.commit(sha256=actual)
-        return art.UploadArtifactResponse(path=target, file_size=size, sha256=actual)
+            size = writer.commit(crc32c=actual)
+        return art.UploadArtifactResponse(path=target, file_size=size, crc32c=actual)
 
     def download_artifact(
         self, request: art.DownloadArtifactRequest
@@ -155,31 +156,32 @@ class ArtifactsServicer:
             size = reader.file_size
             if offset < 0 or offset > size:
                 raise InvalidParameter(f"Invalid offset {offset}: the file has {size} bytes.")
-            # The whole file's digest, kept by the repository, spares hashing it again; without one
-            # the bytes are hashed as they go, the skipped prefix included.
-            kept = reader.sha256
-            digest = None if kept is not None else hashlib.sha256()
-            if digest is None:
+            # The whole file's checksum, kept by the repository, spares reading a skipped prefix
+            # (a resumed download) to compute it; without one the bytes are checksummed as they go,
+            # the skipped prefix included.
+            kept = reader.crc32c
+            checksum = None if kept is not None else CRC32CHash()
+            if checksum is None:
                 reader.skip(offset)
             else:
                 skipped = 0
                 while skipped < offset:
                     data = reader.read(min(STREAM_CHUNK_SIZE, offset - skipped))
-                    digest.update(data)
+                    checksum.update(data)
                     skipped += len(data)
             first = True
             for data in reader.chunks(STREAM_CHUNK_SIZE):
-                if digest is not None:
-                    digest.update(data)
+                if checksum is not None:
+                    checksum.update(data)
                 message = art.DownloadArtifactResponse(data=data)
                 if first:
                     message.file_size = size
                     first = False
                 yield message
-            if digest is not None:
-                kept = digest.hexdigest()
-                reader.remember_sha256(kept)
-            last = art.DownloadArtifactResponse(sha256=kept)
+            if checksum is not None:
+                kept = checksum.checksum
+                reader.remember_crc32c(kept)
+            last = art.DownloadArtifactResponse(crc32c=kept)
             if first:
                 last.file_size = size
             yield last

@@ -2,8 +2,8 @@
 
 An upload of a gigabyte arrives as about a thousand one-megabyte messages. Parsed the usual way,
 each chunk is copied into the message, then out of it again when `data` is read; read from the
-serialized bytes instead it stays where gRPC put it, and the servicer writes and hashes a view of
-it. Any valid encoding is accepted (fields in any order; a repeated field's last value counts, as
+serialized bytes instead it stays where gRPC put it, and the servicer writes and checksums a view
+of it. Any valid encoding is accepted (fields in any order; a repeated field's last value counts, as
 protobuf merges them; unknown fields are skipped). Bytes that are not a valid message do not fail
 here, inside gRPC's deserializer, where they would end the call with a bare INTERNAL status: the
 part records what is wrong, and the servicer refuses the upload naming it.
@@ -16,26 +16,26 @@ from dataclasses import dataclass
 from polytrack.v1 import artifacts_service_pb2 as art
 
 # Field numbers of polytrack.v1.UploadArtifactRequest (artifacts_service.proto).
-_PATH, _RUN_ID, _DATA, _SHA256 = 1, 2, 3, 4
-_STRINGS = {_PATH: "path", _RUN_ID: "run_id", _SHA256: "sha256"}
+_PATH, _RUN_ID, _DATA, _CRC32C = 1, 2, 3, 5
+_STRINGS = {_PATH: "path", _RUN_ID: "run_id"}
 _VARINT, _FIXED64, _LENGTH_DELIMITED, _FIXED32 = 0, 1, 2, 5
 
 
 @dataclass(frozen=True, slots=True)
 class UploadPart:
-    """One message of an upload stream. `sha256` is None when the field is absent; `malformed`
+    """One message of an upload stream. `crc32c` is None when the field is absent; `malformed`
     says why the message's bytes could not be read (the other fields are then empty)."""
 
     path: str = ""
     run_id: str = ""
     data: bytes | memoryview = b""
-    sha256: str | None = None
+    crc32c: int | None = None
     malformed: str | None = None
 
     @classmethod
     def of_message(cls, message: art.UploadArtifactRequest) -> UploadPart:
-        sha256 = message.sha256 if message.HasField("sha256") else None
-        return cls(message.path, message.run_id, message.data, sha256)
+        crc32c = message.crc32c if message.HasField("crc32c") else None
+        return cls(message.path, message.run_id, message.data, crc32c)
 
 
 class _Malformed(Exception):
@@ -67,6 +67,7 @@ def _parse(raw: bytes) -> UploadPart:
     view = memoryview(raw)
     strings: dict[str, str] = {}
     data: bytes | memoryview = b""
+    crc32c: int | None = None
     position = 0
     while position < len(raw):
         key, position = _varint(raw, position)
@@ -91,9 +92,11 @@ def _parse(raw: bytes) -> UploadPart:
         elif wire_type == _FIXED64:
             position += 8
         elif wire_type == _FIXED32:
+            if field == _CRC32C and position + 4 <= len(raw):
+                crc32c = int.from_bytes(view[position : position + 4], "little")
             position += 4
         else:
             raise _Malformed(f"unsupported wire type {wire_type} of field {field}")
         if position > len(raw):
             raise _Malformed(f"field {field} runs past the end of the message")
-    return UploadPart(strings.get("path", ""), strings.get("run_id", ""), data, strings.get("sha256"))
+    return UploadPart(strings.get("path", ""), strings.get("run_id", ""), data, crc32c)

@@ -3,10 +3,10 @@ UploadArtifactRequests written as bytes are what protobuf reads back."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 
 import pytest
+from crc32c import CRC32CHash, crc32c
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,26 +15,26 @@ from polytrack.errors import PolytrackException
 from polytrack.v1 import artifacts_service_pb2 as art
 
 responses = st.builds(
-    lambda file_size, data, sha256: art.DownloadArtifactResponse(
-        file_size=file_size, data=data, sha256=sha256
+    lambda file_size, data, crc32c: art.DownloadArtifactResponse(
+        file_size=file_size, data=data, crc32c=crc32c
     ),
     file_size=st.none() | st.integers(min_value=-(2**63), max_value=2**63 - 1),
     data=st.none() | st.binary(max_size=300),
-    sha256=st.none() | st.text(max_size=70),
+    crc32c=st.none() | st.integers(min_value=0, max_value=2**32 - 1),
 )
 
 
-def expected(message: art.DownloadArtifactResponse) -> tuple[bytes, int | None, str | None]:
+def expected(message: art.DownloadArtifactResponse) -> tuple[bytes, int | None, int | None]:
     return (
         message.data,
         message.file_size if message.HasField("file_size") else None,
-        message.sha256 if message.HasField("sha256") else None,
+        message.crc32c if message.HasField("crc32c") else None,
     )
 
 
-def parsed(raw: bytes) -> tuple[bytes, int | None, str | None]:
+def parsed(raw: bytes) -> tuple[bytes, int | None, int | None]:
     chunk = parse_download_chunk(raw)
-    return bytes(chunk.data), chunk.file_size, chunk.sha256
+    return bytes(chunk.data), chunk.file_size, chunk.crc32c
 
 
 @given(responses)
@@ -77,6 +77,7 @@ def test_the_data_is_a_view_of_the_received_bytes_not_a_copy() -> None:
         bytes([1 << 3 | 0]) + b"\xff" * 10 + b"\x01",  # varint longer than 64 bits
         bytes([5 << 3 | 3]),  # group wire type
         bytes([10 << 3 | 1]) + b"1234",  # fixed64 cut off
+        bytes([4 << 3 | 5]) + b"\x01\x02",  # the checksum (fixed32) cut off
     ],
 )
 def test_malformed_bytes_are_a_data_loss_error(raw: bytes) -> None:
@@ -90,8 +91,8 @@ def test_malformed_bytes_are_a_data_loss_error(raw: bytes) -> None:
 def test_upload_messages_carry_the_file_in_order_within_the_chunk_size(
     content: bytes, chunk_size: int
 ) -> None:
-    digest = hashlib.sha256()
-    raws = list(upload_data_messages(io.BufferedReader(io.BytesIO(content)), chunk_size, digest))
+    checksum = CRC32CHash()
+    raws = list(upload_data_messages(io.BufferedReader(io.BytesIO(content)), chunk_size, checksum))
     messages = [art.UploadArtifactRequest.FromString(raw) for raw in raws]
     assert all(
         message.ListFields() == [(message.DESCRIPTOR.fields_by_name["data"], message.data)]
@@ -99,7 +100,7 @@ def test_upload_messages_carry_the_file_in_order_within_the_chunk_size(
     )
     assert all(0 < len(message.data) <= chunk_size for message in messages)
     assert b"".join(message.data for message in messages) == content
-    assert digest.hexdigest() == hashlib.sha256(content).hexdigest()
+    assert checksum.checksum == crc32c(content)
 
 
 def test_an_empty_file_makes_no_data_messages() -> None:

@@ -89,7 +89,7 @@ def test_a_grpc_download_of_bytes_damaged_on_the_server_fails_and_leaves_no_file
         client.log_artifact(run_id, tmp_path / name)
         [stored] = (live_server.log_path.parent / "artifacts").rglob(name)
         # Damaged in place with size and modification time unchanged, as bit rot would leave it: the
-        # server still sends the digest recorded at upload, and the client's check catches it.
+        # server still sends the checksum recorded at upload, and the client's check catches it.
         before = stored.stat()
         damaged = bytearray(stored.read_bytes())
         damaged[-1] ^= 1

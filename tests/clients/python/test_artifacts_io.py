@@ -3,12 +3,12 @@ queue between them."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import threading
 from typing import BinaryIO, cast
 
 import pytest
+from crc32c import CRC32CHash, crc32c
 
 from polytrack._artifacts_io import MAX_PENDING_CHUNKS, READ_BUFFER_SIZE, PipelinedWriter, copy_stream
 
@@ -27,15 +27,15 @@ class _GatedFile(io.BytesIO):
         return super().write(data)  # type: ignore[arg-type]
 
 
-def test_chunks_are_written_in_order_and_hashed() -> None:
+def test_chunks_are_written_in_order_and_checksummed() -> None:
     target = io.BytesIO()
-    digest = hashlib.sha256()
+    checksum = CRC32CHash()
     chunks = [bytes([index]) * (1000 + index) for index in range(50)]
-    with PipelinedWriter(target, digest) as writer:
+    with PipelinedWriter(target, checksum) as writer:
         for chunk in chunks:
             writer.write(chunk)
     assert target.getvalue() == b"".join(chunks)
-    assert digest.hexdigest() == hashlib.sha256(b"".join(chunks)).hexdigest()
+    assert checksum.checksum == crc32c(b"".join(chunks))
 
 
 def test_a_slow_disk_holds_back_the_receiver() -> None:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import time
 from pathlib import Path
 
 import pytest
+from crc32c import crc32c
 
-from polytrack_server.artifacts.local import TEMPORARY_PREFIX, WRITE_BACK_INTERVAL, LocalArtifactRepository
+from polytrack_server.artifacts.local import (
+    CHECKSUM_ATTRIBUTE,
+    TEMPORARY_PREFIX,
+    WRITE_BACK_INTERVAL,
+    LocalArtifactRepository,
+)
 from polytrack_server.errors import InvalidParameter, NotFound
 
 
@@ -100,56 +105,68 @@ def test_a_large_write_is_handed_to_disk_as_it_goes_and_stays_invisible_until_co
     assert [p.name for p in tmp_path.iterdir()] == ["big.bin"]
 
 
-def test_a_digest_given_at_commit_is_kept_while_the_file_is_unchanged(tmp_path: Path) -> None:
+def test_a_checksum_given_at_commit_is_kept_while_the_file_is_unchanged(tmp_path: Path) -> None:
     repository = LocalArtifactRepository(tmp_path)
     data = b"model weights" * 1000
-    digest = hashlib.sha256(data).hexdigest()
+    checksum = crc32c(data)
     with repository.open_write("m.bin") as writer:
         writer.write(data)
-        writer.commit(sha256=digest)
+        writer.commit(crc32c=checksum)
     with repository.open_read("m.bin") as reader:
-        assert reader.sha256 == digest
+        assert reader.crc32c == checksum
     # Rewritten in place behind the server's back (same size, new modification time): not trusted.
     time.sleep(0.01)
     (tmp_path / "m.bin").write_bytes(data[::-1])
     with repository.open_read("m.bin") as reader:
-        assert reader.sha256 is None
-    # Replaced through the repository without a digest: none either.
+        assert reader.crc32c is None
+    # Replaced through the repository without a checksum: none either.
     repository.write("m.bin", [data])
     with repository.open_read("m.bin") as reader:
-        assert reader.sha256 is None
+        assert reader.crc32c is None
 
 
-def test_a_digest_computed_by_a_reader_is_kept_for_later_readers(tmp_path: Path) -> None:
+def test_a_checksum_computed_by_a_reader_is_kept_for_later_readers(tmp_path: Path) -> None:
     repository = LocalArtifactRepository(tmp_path)
     repository.write("f.txt", [b"abc"])
-    digest = hashlib.sha256(b"abc").hexdigest()
     with repository.open_read("f.txt") as reader:
-        assert reader.sha256 is None
-        reader.remember_sha256(digest)
+        assert reader.crc32c is None
+        reader.remember_crc32c(crc32c(b"abc"))
     with repository.open_read("f.txt") as reader:
-        assert reader.sha256 == digest
-    # Something that is not a hex SHA-256 is never kept.
+        assert reader.crc32c == crc32c(b"abc")
+    # Something that is not a 32-bit checksum is never kept.
     repository.write("g.txt", [b"abc"])
     with repository.open_read("g.txt") as reader:
-        reader.remember_sha256("not-a-digest")
+        reader.remember_crc32c(2**32)
     with repository.open_read("g.txt") as reader:
-        assert reader.sha256 is None
+        assert reader.crc32c is None
 
 
-def test_a_digest_is_not_kept_when_the_file_changed_while_it_was_read(tmp_path: Path) -> None:
+def test_a_checksum_kept_in_another_form_is_ignored(tmp_path: Path) -> None:
+    repository = LocalArtifactRepository(tmp_path)
+    repository.write("f.txt", [b"abc"])
+    stamp = os.stat(tmp_path / "f.txt")
+    for tag in (b"garbage", f"{stamp.st_size}:{stamp.st_mtime_ns}:1234567".encode()):
+        try:
+            os.setxattr(tmp_path / "f.txt", CHECKSUM_ATTRIBUTE, tag)
+        except OSError:
+            pytest.skip("no user extended attributes on this filesystem")
+        with repository.open_read("f.txt") as reader:
+            assert reader.crc32c is None
+
+
+def test_a_checksum_is_not_kept_when_the_file_changed_while_it_was_read(tmp_path: Path) -> None:
     repository = LocalArtifactRepository(tmp_path)
     repository.write("f.txt", [b"abc"])
     with repository.open_read("f.txt") as reader:
         assert reader.read() == b"abc"
         with open(tmp_path / "f.txt", "ab") as handle:  # appended to by someone else meanwhile
             handle.write(b"d")
-        reader.remember_sha256(hashlib.sha256(b"abc").hexdigest())
+        reader.remember_crc32c(crc32c(b"abc"))
     with repository.open_read("f.txt") as reader:
-        assert reader.sha256 is None
+        assert reader.crc32c is None
 
 
-def test_without_extended_attributes_digests_are_simply_not_kept(
+def test_without_extended_attributes_checksums_are_simply_not_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def unsupported(*_: object) -> None:
@@ -160,9 +177,9 @@ def test_without_extended_attributes_digests_are_simply_not_kept(
     repository = LocalArtifactRepository(tmp_path)
     with repository.open_write("m.bin") as writer:
         writer.write(b"data")
-        assert writer.commit(sha256=hashlib.sha256(b"data").hexdigest()) == 4
+        assert writer.commit(crc32c=crc32c(b"data")) == 4
     with repository.open_read("m.bin") as reader:
-        assert reader.sha256 is None
+        assert reader.crc32c is None
         assert reader.read() == b"data"
 
 

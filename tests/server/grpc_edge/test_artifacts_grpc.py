@@ -4,7 +4,6 @@ and every path attack of the attack list refused, as over REST."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import threading
 import time
@@ -13,12 +12,13 @@ from pathlib import Path
 
 import grpc
 import pytest
+from crc32c import crc32c
 
 from polytrack.v1 import artifacts_service_pb2 as art
 from polytrack.v1 import artifacts_service_pb2_grpc, tracking_service_pb2_grpc
 from polytrack.v1 import tracking_service_pb2 as api
 from polytrack_server.app import Application, build_application
-from polytrack_server.artifacts.local import DIGEST_ATTRIBUTE
+from polytrack_server.artifacts.local import CHECKSUM_ATTRIBUTE
 from polytrack_server.config import ServerConfig
 from polytrack_server.grpc_edge.server import build_grpc_server
 
@@ -95,22 +95,23 @@ def stubs(tmp_path: Path) -> Iterator[tuple[object, object, Path]]:
 
 
 def upload_messages(
-    path: str, data: bytes, checksum: str | None = None, chunk: int = 100_000
+    path: str, data: bytes, checksum: int | None = None, chunk: int = 100_000
 ) -> Iterator[art.UploadArtifactRequest]:
     yield art.UploadArtifactRequest(path=path)
     for start in range(0, len(data), chunk):
         yield art.UploadArtifactRequest(data=data[start : start + chunk])
-    yield art.UploadArtifactRequest(sha256=checksum or hashlib.sha256(data).hexdigest())
+    yield art.UploadArtifactRequest(crc32c=crc32c(data) if checksum is None else checksum)
 
 
-def download(stub: object, path: str, offset: int = 0, run_id: str = "") -> tuple[int, bytes, str]:
-    size, chunks, checksum = -1, [], ""
+def download(stub: object, path: str, offset: int = 0, run_id: str = "") -> tuple[int, bytes, int | None]:
+    size, chunks, checksum = -1, [], None
     request = art.DownloadArtifactRequest(path=path, offset=offset, run_id=run_id or None)
     for message in stub.DownloadArtifact(request):  # type: ignore[attr-defined]
         if message.HasField("file_size"):
             size = message.file_size
         chunks.append(message.data)
-        checksum = message.sha256 or checksum
+        if message.HasField("crc32c"):
+            checksum = message.crc32c
     return size, b"".join(chunks), checksum
 
 
@@ -118,17 +119,14 @@ def test_upload_download_resume_list_delete(stubs: tuple[object, object, Path]) 
     stub, _, destination = stubs
     data = bytes(range(256)) * 10_000
     reply = stub.UploadArtifact(upload_messages("1/r/artifacts/a.bin", data))  # type: ignore[attr-defined]
-    assert (reply.path, reply.file_size, reply.sha256) == (
-        "1/r/artifacts/a.bin",
-        len(data),
-        hashlib.sha256(data).hexdigest(),
-    )
+    assert (reply.path, reply.file_size, reply.crc32c) == ("1/r/artifacts/a.bin", len(data), crc32c(data))
     size, received, checksum = download(stub, "1/r/artifacts/a.bin")
-    assert (size, received, checksum) == (len(data), data, hashlib.sha256(data).hexdigest())
+    assert (size, received, checksum) == (len(data), data, crc32c(data))
     size, tail, checksum = download(stub, "1/r/artifacts/a.bin", offset=1_000_000)
-    assert tail == data[1_000_000:] and checksum == hashlib.sha256(data).hexdigest()
+    assert tail == data[1_000_000:] and checksum == crc32c(data)
     stub.UploadArtifact(upload_messages("1/r/artifacts/empty", b""))  # type: ignore[attr-defined]
-    assert download(stub, "1/r/artifacts/empty") == (0, b"", hashlib.sha256(b"").hexdigest())
+    # The CRC-32C of nothing is 0, sent all the same: the last message always carries the field.
+    assert download(stub, "1/r/artifacts/empty") == (0, b"", 0)
     listing = stub.ListArtifactFiles(art.ListArtifactFilesRequest(path="1/r/artifacts"))  # type: ignore[attr-defined]
     assert [(f.path, f.is_dir, f.file_size) for f in listing.files] == [
         ("a.bin", False, len(data)),
@@ -141,8 +139,9 @@ def test_upload_download_resume_list_delete(stubs: tuple[object, object, Path]) 
 def test_checksum_mismatch_stores_nothing_and_a_retry_succeeds(stubs: tuple[object, object, Path]) -> None:
     stub, _, destination = stubs
     with pytest.raises(grpc.RpcError) as failure:
-        stub.UploadArtifact(upload_messages("f.bin", b"payload", checksum="0" * 64))  # type: ignore[attr-defined]
+        stub.UploadArtifact(upload_messages("f.bin", b"payload", checksum=crc32c(b"payload") ^ 1))  # type: ignore[attr-defined]
     assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"received bytes have CRC-32C {crc32c(b'payload'):08x}" in failure.value.details()
     assert not (destination / "f.bin").exists() and not list(destination.iterdir())
     with pytest.raises(grpc.RpcError):
         stub.UploadArtifact(iter([art.UploadArtifactRequest(path="f.bin", data=b"no checksum")]))  # type: ignore[attr-defined]
@@ -171,40 +170,40 @@ def test_a_malformed_message_midway_is_refused_by_name_and_stores_nothing(
     assert not list(destination.iterdir())
 
 
-def test_the_digest_of_an_upload_is_sent_with_later_downloads_and_exposes_corruption_on_disk(
+def test_the_checksum_of_an_upload_is_sent_with_later_downloads_and_exposes_corruption_on_disk(
     stubs: tuple[object, object, Path],
 ) -> None:
     stub, _, destination = stubs
     data = bytes(range(256)) * 8_000
-    digest = hashlib.sha256(data).hexdigest()
+    checksum = crc32c(data)
     stub.UploadArtifact(upload_messages("k/f.bin", data))  # type: ignore[attr-defined]
-    assert download(stub, "k/f.bin") == (len(data), data, digest)
-    # Resuming with the kept digest skips the prefix without reading it and still sends it.
-    assert download(stub, "k/f.bin", offset=len(data) - 10) == (len(data), data[-10:], digest)
+    assert download(stub, "k/f.bin") == (len(data), data, checksum)
+    # Resuming with the kept checksum skips the prefix without reading it and still sends it.
+    assert download(stub, "k/f.bin", offset=len(data) - 10) == (len(data), data[-10:], checksum)
     # Bytes rotting on disk without the file's size or modification time changing: the server
-    # sends the digest of what was uploaded, so the client's check sees the damage.
+    # sends the checksum of what was uploaded, so the client's check sees the damage.
     stored = destination / "k" / "f.bin"
     before = stored.stat()
     damaged = bytearray(data)
     damaged[1234] ^= 0xFF
     stored.write_bytes(damaged)
     os.utime(stored, ns=(before.st_atime_ns, before.st_mtime_ns))
-    _, received, checksum = download(stub, "k/f.bin")
-    assert received == bytes(damaged) and checksum == digest != hashlib.sha256(received).hexdigest()
+    _, received, sent = download(stub, "k/f.bin")
+    assert received == bytes(damaged) and sent == checksum != crc32c(received)
 
 
-def test_a_file_stored_without_a_digest_is_hashed_once_then_sent_with_the_kept_one(
+def test_a_file_stored_without_a_checksum_is_checksummed_once_then_sent_with_the_kept_one(
     stubs: tuple[object, object, Path],
 ) -> None:
     stub, _, destination = stubs
     (destination / "plain.txt").write_bytes(b"written by other means")
-    digest = hashlib.sha256(b"written by other means").hexdigest()
+    checksum = crc32c(b"written by other means")
     with pytest.raises(OSError):
-        os.getxattr(destination / "plain.txt", DIGEST_ATTRIBUTE)
-    # A partial download hashes the skipped prefix too, so its digest is the whole file's.
-    assert download(stub, "plain.txt", offset=8) == (22, b"by other means", digest)
-    assert os.getxattr(destination / "plain.txt", DIGEST_ATTRIBUTE).endswith(digest.encode())
-    assert download(stub, "plain.txt") == (22, b"written by other means", digest)
+        os.getxattr(destination / "plain.txt", CHECKSUM_ATTRIBUTE)
+    # A partial download checksums the skipped prefix too, so its checksum is the whole file's.
+    assert download(stub, "plain.txt", offset=8) == (22, b"by other means", checksum)
+    assert os.getxattr(destination / "plain.txt", CHECKSUM_ATTRIBUTE).endswith(f":{checksum:08x}".encode())
+    assert download(stub, "plain.txt") == (22, b"written by other means", checksum)
 
 
 def test_an_upload_broken_off_midway_leaves_the_old_file_and_no_partial_one(
@@ -232,7 +231,7 @@ def test_an_upload_broken_off_midway_leaves_the_old_file_and_no_partial_one(
     # Retrying the whole upload, twice (a retry after a lost reply), stores it.
     for _ in range(2):
         reply = stub.UploadArtifact(upload_messages("m/f.bin", data))  # type: ignore[attr-defined]
-        assert reply.sha256 == hashlib.sha256(data).hexdigest()
+        assert reply.crc32c == crc32c(data)
     assert (destination / "m" / "f.bin").read_bytes() == data
     assert [entry.name for entry in (destination / "m").iterdir()] == ["f.bin"]
 

@@ -12,18 +12,18 @@ from polytrack.v1 import artifacts_service_pb2 as art
 from polytrack_server.services.upload_parts import UploadPart, parse_upload_part
 
 requests = st.builds(
-    lambda path, run_id, data, sha256: art.UploadArtifactRequest(
-        path=path, run_id=run_id, data=data, sha256=sha256
+    lambda path, run_id, data, crc32c: art.UploadArtifactRequest(
+        path=path, run_id=run_id, data=data, crc32c=crc32c
     ),
     path=st.none() | st.text(max_size=40),
     run_id=st.none() | st.text(max_size=40),
     data=st.none() | st.binary(max_size=300),
-    sha256=st.none() | st.text(max_size=70),
+    crc32c=st.none() | st.integers(min_value=0, max_value=2**32 - 1),
 )
 
 
-def fields(part: UploadPart) -> tuple[str, str, bytes, str | None, str | None]:
-    return part.path, part.run_id, bytes(part.data), part.sha256, part.malformed
+def fields(part: UploadPart) -> tuple[str, str, bytes, int | None, str | None]:
+    return part.path, part.run_id, bytes(part.data), part.crc32c, part.malformed
 
 
 @given(requests)
@@ -67,6 +67,7 @@ def test_the_data_is_a_view_of_the_received_bytes_not_a_copy() -> None:
         (bytes([1 << 3 | 0, 0x80]), "truncated or overlong varint"),
         (bytes([1 << 3 | 0]) + b"\xff" * 10 + b"\x01", "truncated or overlong varint"),
         (bytes([10 << 3 | 1]) + b"1234", "field 10 runs past the end"),
+        (bytes([5 << 3 | 5]) + b"\x01\x02", "field 5 runs past the end"),
         (bytes([1 << 3 | 2, 2]) + b"\xc3\x28", "'path' is not valid UTF-8"),
         (bytes([0 << 3 | 0, 1]), "field number 0"),
     ],

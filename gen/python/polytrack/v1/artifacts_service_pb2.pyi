@@ -31,26 +31,26 @@ class DeleteArtifactResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class UploadArtifactRequest(_message.Message):
-    __slots__ = ("path", "run_id", "data", "sha256")
+    __slots__ = ("path", "run_id", "data", "crc32c")
     PATH_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
-    SHA256_FIELD_NUMBER: _ClassVar[int]
+    CRC32C_FIELD_NUMBER: _ClassVar[int]
     path: str
     run_id: str
     data: bytes
-    sha256: str
-    def __init__(self, path: _Optional[str] = ..., run_id: _Optional[str] = ..., data: _Optional[bytes] = ..., sha256: _Optional[str] = ...) -> None: ...
+    crc32c: int
+    def __init__(self, path: _Optional[str] = ..., run_id: _Optional[str] = ..., data: _Optional[bytes] = ..., crc32c: _Optional[int] = ...) -> None: ...
 
 class UploadArtifactResponse(_message.Message):
-    __slots__ = ("path", "file_size", "sha256")
+    __slots__ = ("path", "file_size", "crc32c")
     PATH_FIELD_NUMBER: _ClassVar[int]
     FILE_SIZE_FIELD_NUMBER: _ClassVar[int]
-    SHA256_FIELD_NUMBER: _ClassVar[int]
+    CRC32C_FIELD_NUMBER: _ClassVar[int]
     path: str
     file_size: int
-    sha256: str
-    def __init__(self, path: _Optional[str] = ..., file_size: _Optional[int] = ..., sha256: _Optional[str] = ...) -> None: ...
+    crc32c: int
+    def __init__(self, path: _Optional[str] = ..., file_size: _Optional[int] = ..., crc32c: _Optional[int] = ...) -> None: ...
 
 class DownloadArtifactRequest(_message.Message):
     __slots__ = ("path", "run_id", "offset")
@@ -63,14 +63,14 @@ class DownloadArtifactRequest(_message.Message):
     def __init__(self, path: _Optional[str] = ..., run_id: _Optional[str] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class DownloadArtifactResponse(_message.Message):
-    __slots__ = ("file_size", "data", "sha256")
+    __slots__ = ("file_size", "data", "crc32c")
     FILE_SIZE_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
-    SHA256_FIELD_NUMBER: _ClassVar[int]
+    CRC32C_FIELD_NUMBER: _ClassVar[int]
     file_size: int
     data: bytes
-    sha256: str
-    def __init__(self, file_size: _Optional[int] = ..., data: _Optional[bytes] = ..., sha256: _Optional[str] = ...) -> None: ...
+    crc32c: int
+    def __init__(self, file_size: _Optional[int] = ..., data: _Optional[bytes] = ..., crc32c: _Optional[int] = ...) -> None: ...
 
 class GetServerInfoRequest(_message.Message):
     __slots__ = ()

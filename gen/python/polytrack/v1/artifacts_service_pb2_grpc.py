@@ -84,7 +84,7 @@ class ArtifactsServiceServicer:
     def UploadArtifact(self, request_iterator, context):
         """Stores one file. The first message names it (`path`, optionally relative to a run's artifact
         root with `run_id`); any message may carry bytes in `data`, appended in order; the last
-        message carries the SHA-256 of the whole file. The file appears atomically once the checksum
+        message carries the CRC-32C of the whole file. The file appears atomically once the checksum
         matches: a failed or interrupted upload leaves nothing behind, and an upload repeated after
         a failure safely replaces the file. gRPC only (REST uploads with a raw PUT, see above).
         """
@@ -94,7 +94,7 @@ class ArtifactsServiceServicer:
 
     def DownloadArtifact(self, request, context):
         """Sends one file as a stream of chunks: the first message carries the file size, the last the
-        SHA-256 of the whole file. `offset` resumes an interrupted download. gRPC only (REST
+        CRC-32C of the whole file. `offset` resumes an interrupted download. gRPC only (REST
         downloads with a raw GET, see above).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -5,30 +5,32 @@ import io.grpc.ClientCall;
 import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.security.MessageDigest;
-import java.util.HexFormat;
 import java.util.Iterator;
+import java.util.OptionalLong;
+import java.util.zip.CRC32C;
 
 /**
  * The bytes of one artifact as they arrive from a DownloadArtifact stream. At the end of a download from
- * offset 0 the SHA-256 of what was read is checked against the one the server sent; a difference fails
- * the last read with an IOException. Closing before the end cancels the stream.
+ * offset 0 the CRC-32C (Castagnoli) of what was read is checked against the one the server sent; a
+ * difference, or a stream ending without it, fails the last read with an IOException. Closing before the end
+ * cancels the stream.
  */
 public final class ArtifactDownload extends InputStream {
     private final ClientCall<?, DownloadArtifactResponse> call;
     private final Iterator<DownloadArtifactResponse> messages;
-    private final MessageDigest digest;
+    /** Checksum of the bytes received so far; {@code null} when resuming, as the start of the file is missing. */
+    private final CRC32C crc;
     private final long fileSize;
     private byte[] chunk;
     private int position;
     private boolean finished;
-    private String serverSha256 = "";
+    private OptionalLong serverCrc32c = OptionalLong.empty();
 
     ArtifactDownload(ClientCall<?, DownloadArtifactResponse> call, Iterator<DownloadArtifactResponse> messages,
             boolean verify) {
         this.call = call;
         this.messages = messages;
-        this.digest = verify ? Artifacts.sha256() : null;
+        this.crc = verify ? new CRC32C() : null;
         DownloadArtifactResponse first = nextMessage();
         if (first == null) {
             throw new PolytrackException("the server ended the download without sending the file size",
@@ -43,9 +45,15 @@ public final class ArtifactDownload extends InputStream {
         return fileSize;
     }
 
-    /** @return the SHA-256 the server sent at the end (empty before the end is read) */
-    public String serverSha256() {
-        return serverSha256;
+    /**
+     * The CRC-32C of the whole file (from byte 0, also when the download started at an offset), as the
+     * server sent it in the last message of the stream.
+     *
+     * @return the checksum as an unsigned 32-bit value (0 to 2<sup>32</sup>-1, comparable with
+     *     {@link CRC32C#getValue()}); empty until the end of the stream has been read
+     */
+    public OptionalLong serverCrc32c() {
+        return serverCrc32c;
     }
 
     @Override
@@ -103,22 +111,28 @@ public final class ArtifactDownload extends InputStream {
     private void accept(DownloadArtifactResponse message) {
         chunk = message.getData().toByteArray();
         position = 0;
-        if (digest != null) {
-            digest.update(chunk);
+        if (crc != null) {
+            crc.update(chunk);
         }
-        if (!message.getSha256().isEmpty()) {
-            serverSha256 = message.getSha256();
+        // Presence, not a non-zero value, says the server sent it: 0 is a valid CRC-32C (that of an empty file).
+        if (message.hasCrc32C()) {
+            serverCrc32c = OptionalLong.of(Integer.toUnsignedLong(message.getCrc32C()));
         }
     }
 
     private void verify() throws IOException {
-        if (digest == null || serverSha256.isEmpty()) {
+        if (crc == null) {
             return;
         }
-        String received = HexFormat.of().formatHex(digest.digest());
-        if (!received.equals(serverSha256)) {
-            throw new IOException("artifact checksum mismatch: the server sent SHA-256 " + serverSha256
-                    + ", the bytes received hash to " + received);
+        if (serverCrc32c.isEmpty()) {
+            // A stream that ends without its last message may have lost chunks as well.
+            throw new IOException("artifact download incomplete: the server's stream ended without the file's CRC-32C");
+        }
+        long received = crc.getValue();
+        if (received != serverCrc32c.getAsLong()) {
+            throw new IOException("artifact checksum mismatch: the server sent CRC-32C "
+                    + String.format("%08x", serverCrc32c.getAsLong()) + ", the bytes received give "
+                    + String.format("%08x", received));
         }
     }
 }

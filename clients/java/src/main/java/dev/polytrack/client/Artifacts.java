@@ -10,12 +10,10 @@ import io.grpc.stub.ClientCalls;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.zip.CRC32C;
 
 /**
  * The ArtifactsService RPCs: unary ones here; streams through {@link #upload} and {@link #download}.
@@ -70,15 +68,16 @@ public final class Artifacts {
     static final int UPLOAD_CHUNK_BYTES = 1024 * 1024;
 
     /**
-     * Uploads a file from a stream (UploadArtifact): 1 MiB chunks, with the SHA-256 of the whole content in
-     * the last message, so the server stores the file only when every byte arrived. Flow control keeps
-     * at most a few chunks in memory whatever the file size.
+     * Uploads a file from a stream (UploadArtifact): 1 MiB chunks, with the CRC-32C (Castagnoli) of the whole
+     * content in the last message, so the server stores the file only when every byte arrived intact. Flow
+     * control keeps at most a few chunks in memory whatever the file size.
      *
      * @param path where to store it, relative to the run's artifact root (or to the artifacts destination
      *     when {@code runId} is null)
      * @param runId the run, or {@code null}
      * @param data the content; read to its end, not closed
-     * @return where the server stored the file, its size and SHA-256
+     * @return where the server stored the file, its size and CRC-32C (an unsigned 32-bit value in an
+     *     {@code int}: compare it through {@link Integer#toUnsignedLong})
      * @throws IOException when {@code data} cannot be read (the upload is then cancelled)
      * @throws PolytrackException when the server refuses the upload
      */
@@ -88,7 +87,7 @@ public final class Artifacts {
         UploadListener listener = new UploadListener();
         call.start(listener, new Metadata());
         call.request(1);
-        MessageDigest digest = sha256();
+        CRC32C crc = new CRC32C();
         byte[] buffer = new byte[UPLOAD_CHUNK_BYTES];
         boolean first = true;
         try {
@@ -100,7 +99,7 @@ public final class Artifacts {
                     addTarget(message, path, runId);
                     first = false;
                 }
-                digest.update(buffer, 0, n);
+                crc.update(buffer, 0, n);
                 listener.awaitReady(call);
                 call.sendMessage(message.build());
             }
@@ -108,8 +107,8 @@ public final class Artifacts {
             call.cancel("the upload's input failed", failure);
             throw failure;
         }
-        UploadArtifactRequest.Builder last = UploadArtifactRequest.newBuilder()
-                .setSha256(HexFormat.of().formatHex(digest.digest()));
+        // fixed32 travels as an int: the cast keeps the checksum's 32 bits, which is all getValue() holds.
+        UploadArtifactRequest.Builder last = UploadArtifactRequest.newBuilder().setCrc32C((int) crc.getValue());
         if (first) {
             addTarget(last, path, runId);
         }
@@ -129,7 +128,7 @@ public final class Artifacts {
     }
 
     /**
-     * Downloads a file as a stream (DownloadArtifact), checking its SHA-256 at the end.
+     * Downloads a file as a stream (DownloadArtifact), checking its CRC-32C at the end.
      *
      * @param path the file, relative to the run's artifact root (or to the artifacts destination)
      * @param runId the run, or {@code null}
@@ -161,14 +160,6 @@ public final class Artifacts {
                 invoker.channel().newCall(ArtifactsServiceGrpc.getDownloadArtifactMethod(), CallOptions.DEFAULT);
         Iterator<DownloadArtifactResponse> messages = ClientCalls.blockingServerStreamingCall(call, request.build());
         return new ArtifactDownload(call, messages, offset == 0);
-    }
-
-    static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException missing) {
-            throw new IllegalStateException("every Java platform has SHA-256", missing);
-        }
     }
 
     private static void addTarget(UploadArtifactRequest.Builder message, String path, String runId) {

@@ -8,11 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.polytrack.v1.*;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.HexFormat;
+import java.util.OptionalLong;
 import java.util.Random;
 import java.util.UUID;
+import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Test;
 
 /** Artifact upload and download as streams, with checksums, listing and deletion, on a live server. */
@@ -23,8 +24,10 @@ class ArtifactsTest extends LiveServerTest {
         return data;
     }
 
-    private static String sha256(byte[] data) {
-        return HexFormat.of().formatHex(Artifacts.sha256().digest(data));
+    private static long crc32c(byte[] data) {
+        CRC32C crc = new CRC32C();
+        crc.update(data);
+        return crc.getValue();
     }
 
     @Test
@@ -36,16 +39,20 @@ class ArtifactsTest extends LiveServerTest {
 
         UploadArtifactResponse stored = client.artifacts().upload("model/weights.bin", runId, new ByteArrayInputStream(data));
         assertEquals(data.length, stored.getFileSize());
-        assertEquals(sha256(data), stored.getSha256());
+        assertTrue(stored.hasCrc32C());
+        assertEquals(crc32c(data), Integer.toUnsignedLong(stored.getCrc32C()));
 
         try (ArtifactDownload download = client.artifacts().download("model/weights.bin", runId)) {
             assertEquals(data.length, download.fileSize());
+            assertEquals(OptionalLong.empty(), download.serverCrc32c(), "the checksum comes with the last message");
             byte[] received = download.readAllBytes();
             assertArrayEquals(data, received);
-            assertEquals(sha256(data), download.serverSha256());
+            assertEquals(OptionalLong.of(crc32c(data)), download.serverCrc32c());
         }
-        try (InputStream tail = client.artifacts().download("model/weights.bin", runId, data.length - 100)) {
+        try (ArtifactDownload tail = client.artifacts().download("model/weights.bin", runId, data.length - 100)) {
             assertArrayEquals(Arrays.copyOfRange(data, data.length - 100, data.length), tail.readAllBytes());
+            // A resumed download still receives the checksum of the whole file, to check once reassembled.
+            assertEquals(OptionalLong.of(crc32c(data)), tail.serverCrc32c());
         }
 
         ListArtifactsResponse listed = client.tracking().listArtifacts(ListArtifactsRequest.newBuilder().setRunId(runId)
@@ -61,6 +68,8 @@ class ArtifactsTest extends LiveServerTest {
         client.artifacts().upload(folder + "/small.txt", null, new ByteArrayInputStream("hello".getBytes()));
         try (ArtifactDownload empty = client.artifacts().download(folder + "/empty.txt", null)) {
             assertEquals(0, empty.readAllBytes().length);
+            // The CRC-32C of nothing is 0: still sent, and not mistaken for a missing checksum.
+            assertEquals(OptionalLong.of(0), empty.serverCrc32c());
         }
         ListArtifactFilesResponse files = client.artifacts().listArtifactFiles(
                 ListArtifactFilesRequest.newBuilder().setPath(folder).build());
@@ -71,6 +80,20 @@ class ArtifactsTest extends LiveServerTest {
                 () -> client.artifacts().download(folder + "/small.txt", null));
         assertEquals("RESOURCE_DOES_NOT_EXIST", gone.errorCode());
         assertTrue(gone instanceof ResourceNotFoundException);
+    }
+
+    @Test
+    void clientAndServerAgreeOnTheCastagnoliCheckValue() throws IOException {
+        // "123456789" is the CRC catalogue's check input: CRC-32C gives e3069283, where the more common
+        // CRC-32 (IEEE, java.util.zip.CRC32) would give cbf43926, so a server on the wrong polynomial fails here.
+        byte[] check = "123456789".getBytes(StandardCharsets.US_ASCII);
+        String path = "check-" + UUID.randomUUID() + "/digits.txt";
+        UploadArtifactResponse stored = client.artifacts().upload(path, null, new ByteArrayInputStream(check));
+        assertEquals(0xe3069283L, Integer.toUnsignedLong(stored.getCrc32C()));
+        try (ArtifactDownload download = client.artifacts().download(path, null)) {
+            assertArrayEquals(check, download.readAllBytes());
+            assertEquals(OptionalLong.of(0xe3069283L), download.serverCrc32c());
+        }
     }
 
     @Test
