@@ -7,7 +7,8 @@ the given services with its implementation and its `google.api.http` bindings, a
 start when either is missing, so that a forgotten RPC fails at start-up rather than when called.
 Streaming RPCs may go without a binding (the gateway does not transcode them): a client-streaming
 implementation takes an iterator of requests and returns a response, a server-streaming one takes
-a request and returns an iterator of responses.
+a request and returns an iterator of responses (each a message, or a message's serialized bytes,
+which the gRPC edge sends as they are).
 A servicer may also offer `foo_bar_plain(request) -> PlainResponse` beside `foo_bar`; the REST
 gateway then prefers it (see `PlainResponse`). A `foo_bar_request_parser(raw: bytes)` makes the
 gRPC edge read requests with it instead of protobuf (`foo_bar` then receives what it returns).

@@ -146,17 +146,19 @@ def _stream_unary_handler(method: RpcMethod, invoker: Invoker) -> grpc.RpcMethod
 
 
 def _unary_stream_handler(method: RpcMethod, invoker: Invoker) -> grpc.RpcMethodHandler:
-    async def behaviour(request: Message, context: grpc.aio.ServicerContext) -> AsyncIterator[Message]:
-        responses: Iterator[Message] | None = None
+    async def behaviour(
+        request: Message, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[Message | bytes]:
+        responses: Iterator[Message | bytes] | None = None
         try:
             # A server-streaming implementation returns an iterator of responses (see rpc.py).
-            call: Callable[[Message], Iterator[Message]] = method.call  # type: ignore[assignment]
+            call: Callable[[Message], Iterator[Message | bytes]] = method.call  # type: ignore[assignment]
             responses = await asyncio.to_thread(call, request)
             while True:
                 item: object = await asyncio.to_thread(next, responses, _END)
                 if item is _END:
                     break
-                if type(item) is not method.response_class:
+                if type(item) is not method.response_class and type(item) is not bytes:
                     raise TypeError(f"{method.full_name} yielded {type(item).__qualname__}")
                 yield item
         except Exception as failure:
@@ -172,8 +174,14 @@ def _unary_stream_handler(method: RpcMethod, invoker: Invoker) -> grpc.RpcMethod
     return grpc.unary_stream_rpc_method_handler(
         behaviour,
         request_deserializer=method.request_class.FromString,
-        response_serializer=method.response_class.SerializeToString,
+        response_serializer=_serialized,
     )
+
+
+def _serialized(response: Message | bytes) -> bytes:
+    """A server-streaming response's wire bytes: an implementation may yield them already
+    serialized, to spare a large message protobuf's copies (see rpc.py)."""
+    return response if isinstance(response, bytes) else response.SerializeToString()
 
 
 # (client streaming, server streaming) -> handler factory. Streaming kinds join here.

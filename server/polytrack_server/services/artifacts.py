@@ -4,7 +4,7 @@ Paths from requests are cleaned (`artifacts.paths.clean_relative_path`) before a
 and a run's artifact root is dereferenced only through `ArtifactRoots.locate`, so neither a
 hostile path nor a hostile stored URI can reach outside the server's artifact storage. The
 streaming RPCs are plain iterators: `upload_artifact` consumes request messages and
-`download_artifact` yields response messages; the gRPC edge feeds and drains them.
+`download_artifact` yields serialized response messages; the gRPC edge feeds and drains them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from polytrack_server.artifacts.repository import ArtifactReader, ArtifactReposi
 from polytrack_server.artifacts.roots import ArtifactRoots
 from polytrack_server.errors import InvalidParameter, Unavailable
 from polytrack_server.services import validation as v
-from polytrack_server.services.upload_parts import UploadPart, parse_upload_part
+from polytrack_server.services.artifact_wire import UploadPart, download_chunk_message, parse_upload_part
 from polytrack_server.store.interface import TrackingStore
 
 STREAM_CHUNK_SIZE = 1024 * 1024
@@ -141,9 +141,7 @@ class ArtifactsServicer:
             size = writer.commit(crc32c=actual)
         return art.UploadArtifactResponse(path=target, file_size=size, crc32c=actual)
 
-    def download_artifact(
-        self, request: art.DownloadArtifactRequest
-    ) -> Iterator[art.DownloadArtifactResponse]:
+    def download_artifact(self, request: art.DownloadArtifactRequest) -> Iterator[bytes]:
         path = v.require(request.path, "path")
         repository, target = self._target(path, request.run_id or None)
         # Opened here, not in the generator, so that a missing file fails the call at once.
@@ -151,7 +149,8 @@ class ArtifactsServicer:
         return self._send(reader, request.offset)
 
     @staticmethod
-    def _send(reader: ArtifactReader, offset: int) -> Iterator[art.DownloadArtifactResponse]:
+    def _send(reader: ArtifactReader, offset: int) -> Iterator[bytes]:
+        """The serialized responses of a download (the gRPC edge sends bytes as they are)."""
         with reader:
             size = reader.file_size
             if offset < 0 or offset > size:
@@ -169,22 +168,19 @@ class ArtifactsServicer:
                     data = reader.read(min(STREAM_CHUNK_SIZE, offset - skipped))
                     checksum.update(data)
                     skipped += len(data)
-            first = True
+            announced = False
             for data in reader.chunks(STREAM_CHUNK_SIZE):
                 if checksum is not None:
                     checksum.update(data)
-                message = art.DownloadArtifactResponse(data=data)
-                if first:
-                    message.file_size = size
-                    first = False
-                yield message
+                yield download_chunk_message(data, None if announced else size)
+                announced = True
             if checksum is not None:
                 kept = checksum.checksum
                 reader.remember_crc32c(kept)
             last = art.DownloadArtifactResponse(crc32c=kept)
-            if first:
+            if not announced:
                 last.file_size = size
-            yield last
+            yield last.SerializeToString()
 
     def get_server_info(self, request: art.GetServerInfoRequest) -> art.GetServerInfoResponse:
         return art.GetServerInfoResponse(

@@ -60,7 +60,10 @@ def test_hostile_paths_never_escape(tmp_path_factory: object, path: str) -> None
     ]
     operations = [
         lambda: servicer.upload_artifact(iter(upload)),
-        lambda: b"".join(m.data for m in servicer.download_artifact(art.DownloadArtifactRequest(path=path))),
+        lambda: b"".join(
+            art.DownloadArtifactResponse.FromString(raw).data
+            for raw in servicer.download_artifact(art.DownloadArtifactRequest(path=path))
+        ),
         lambda: servicer.list_artifact_files(art.ListArtifactFilesRequest(path=path)),
         lambda: servicer.delete_artifact(art.DeleteArtifactRequest(path=path)),
     ]

@@ -196,3 +196,63 @@ def test_streaming_rpcs_are_refused_until_supported():
     method = RpcMethod(descriptor, chunk, chunk, lambda request: request, ())
     with pytest.raises(NotImplementedError, match=r"grpcedgetest\.Upload\.Send: streaming RPCs"):
         method_handler(method, Invoker.inline())
+
+
+def _feed_service() -> tuple[Any, type[Message]]:
+    """A server-streaming service `grpcedgefeed.Feed/Watch` of `Chunk {bytes data = 1}` messages."""
+    file = descriptor_pb2.FileDescriptorProto(
+        name="grpcedgefeed.proto", package="grpcedgefeed", syntax="proto3"
+    )
+    chunk = file.message_type.add(name="Chunk")
+    chunk.field.add(
+        name="data",
+        number=1,
+        type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
+        label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL,
+    )
+    service = file.service.add(name="Feed")
+    service.method.add(
+        name="Watch",
+        input_type=".grpcedgefeed.Chunk",
+        output_type=".grpcedgefeed.Chunk",
+        server_streaming=True,
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return pool.FindServiceByName("grpcedgefeed.Feed"), GetMessageClass(
+        pool.FindMessageTypeByName("grpcedgefeed.Chunk")
+    )
+
+
+def test_a_server_stream_may_yield_messages_or_their_serialized_bytes_but_nothing_else():
+    service, chunk = _feed_service()
+
+    class Feed:
+        def watch(self, request: Message) -> Any:
+            yield chunk(data=b"as a message")
+            yield chunk(data=b"already serialized").SerializeToString()
+            if request.data == b"and then":  # type: ignore[attr-defined]
+                yield "a str is neither"
+
+    async def scenario() -> None:
+        with Invoker(max_workers=2) as invoker:
+            server, port = build_grpc_server(bind_services({service: Feed()}), invoker, "127.0.0.1:0")
+            await server.start()
+            try:
+                async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                    watch = channel.unary_stream(
+                        "/grpcedgefeed.Feed/Watch",
+                        request_serializer=chunk.SerializeToString,
+                        response_deserializer=chunk.FromString,
+                    )
+                    received = [reply.data async for reply in watch(chunk())]
+                    assert received == [b"as a message", b"already serialized"]
+                    call = watch(chunk(data=b"and then"))
+                    with pytest.raises(grpc.aio.AioRpcError) as failure:
+                        async for _ in call:
+                            pass
+                    assert failure.value.code() == grpc.StatusCode.INTERNAL
+            finally:
+                await server.stop(grace=None)
+
+    asyncio.run(scenario())

@@ -1,5 +1,6 @@
 """UploadArtifactRequest read from its wire bytes agrees with protobuf's own parser, and bytes
-that are not such a message are reported, not raised inside gRPC's deserializer."""
+that are not such a message are reported, not raised inside gRPC's deserializer;
+DownloadArtifactResponse written as bytes is what protobuf reads back."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from polytrack.v1 import artifacts_service_pb2 as art
-from polytrack_server.services.upload_parts import UploadPart, parse_upload_part
+from polytrack_server.services.artifact_wire import UploadPart, download_chunk_message, parse_upload_part
 
 requests = st.builds(
     lambda path, run_id, data, crc32c: art.UploadArtifactRequest(
@@ -78,3 +79,15 @@ def test_malformed_bytes_are_reported_with_what_is_wrong(raw: bytes, problem: st
     part = parse_upload_part(raw)
     assert part.malformed is not None and problem in part.malformed
     assert fields(part)[:4] == ("", "", b"", None)
+
+
+@given(
+    st.binary(max_size=400) | st.sampled_from([b"", b"x" * 128, b"y" * (1 << 20)]),
+    st.none() | st.integers(min_value=0, max_value=2**63 - 1),
+)
+def test_download_chunks_are_written_as_protobuf_reads_them(data: bytes, file_size: int | None) -> None:
+    message = art.DownloadArtifactResponse.FromString(download_chunk_message(data, file_size))
+    assert message.data == data
+    assert message.HasField("file_size") == (file_size is not None)
+    assert message.file_size == (file_size or 0)
+    assert not message.HasField("crc32c")
