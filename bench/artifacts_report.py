@@ -142,7 +142,22 @@ def _checks(disk: dict[str, Any], ram: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _rounds(runs: list[dict[str, Any]]) -> str:
+    """How many times each transfer was made, as the runs record it ("3" or "3 to 5")."""
+    counts = sorted(
+        {
+            len(row[direction].get("throughput_all_mib_s", [None]))
+            for run in runs
+            for group in ("results", "curl")
+            for row in run.get(group, {}).values()
+            for direction in ("upload", "download")
+        }
+    )
+    return str(counts[0]) if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+
+
 def render(disk: dict[str, Any], ram: dict[str, Any] | None, notes: str) -> str:
+    rounds = _rounds([run for run in (disk, ram) if run is not None])
     lines = [
         "<!-- kept:artifacts -->",
         "## Artifacts: 1 GiB upload and download",
@@ -150,7 +165,7 @@ def render(disk: dict[str, Any], ram: dict[str, Any] | None, notes: str) -> str:
         "Measured with `python bench/artifacts.py` (disk) and `python bench/artifacts.py --scratch "
         "/dev/shm` (RAM-backed), rendered by `python bench/artifacts_report.py`: 1 GiB of random bytes, "
         "one server at a time, fresh SQLite and artifact destination each, MLflow with `--workers 1`; "
-        "every transfer made three times, the round of median throughput shown. Two comparisons, each "
+        f"every transfer made {rounds} times, the round of median throughput shown. Two comparisons, each "
         "with the same kind of client on both sides: **curl** (one binary PUTs the file and GETs it "
         "into /dev/null on both servers' REST proxies, so the servers are measured) and **SDK** "
         "(polytrack's `Client.log_artifact`/`download_artifacts` against MLflow's "

@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp
 
 from polytrack.v1 import artifacts_service_pb2, model_registry_service_pb2, tracking_service_pb2
+from polytrack_server.allocator import tune_allocator
 from polytrack_server.artifacts.roots import artifact_roots_for
 from polytrack_server.config import ServerConfig
 from polytrack_server.gateway.app import build_gateway
@@ -198,6 +199,8 @@ async def serve(config: ServerConfig, *, migrate: bool = True, announce: bool = 
 
 
 def _run_loop(config: ServerConfig, migrate: bool, announce: bool) -> None:
+    # Before the first large buffer, in every worker process.
+    tune_allocator()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(serve(config, migrate=migrate, announce=announce))
 

@@ -113,3 +113,12 @@ def test_the_disk_column_shows_what_the_disk_did_and_a_dash_without_a_disk(repor
     assert check_line(on_disk, "MLflow REST / curl").endswith("| 0 MiB, 0.00 s busy |")
     in_ram = text[text.index("### RAM") : text.index("### Disk")]
     assert check_line(in_ram, "polytrack REST / curl").endswith("| — |")
+
+
+def test_the_number_of_rounds_is_read_from_the_figures(report: Any) -> None:
+    assert "every transfer made 3 times" in report.render(run(300.0), run(500.0), "")
+    five = run(500.0)
+    for row in five["results"].values():
+        for direction in ("upload", "download"):
+            row[direction] = dict(row[direction], throughput_all_mib_s=[1.0, 2.0, 3.0, 4.0, 5.0])
+    assert "every transfer made 3 to 5 times" in report.render(run(300.0), five, "")
