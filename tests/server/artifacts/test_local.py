@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from crc32c import crc32c
 
+from polytrack_server.artifacts import local
 from polytrack_server.artifacts.local import (
     CHECKSUM_ATTRIBUTE,
     TEMPORARY_PREFIX,
@@ -204,3 +206,82 @@ def test_write_all_stores_many_buffers_in_order_without_joining_them(tmp_path: P
         assert writer.bytes_written == 4 + sum(len(chunk) for chunk in chunks)
         writer.commit()
     assert (tmp_path / "many.bin").read_bytes() == b"head" + b"".join(bytes(chunk) for chunk in chunks)
+
+
+class RecordedFlushes:
+    """Stands in for fdatasync: records the file's size at each flush and the thread it ran on;
+    `gate`, while cleared, holds a flush back; `failure` is raised by every flush."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+        self.threads: set[str] = set()
+        self.gate = threading.Event()
+        self.gate.set()
+        self.failure: OSError | None = None
+
+    def __call__(self, descriptor: int) -> None:
+        assert self.gate.wait(10)
+        self.threads.add(threading.current_thread().name)
+        self.sizes.append(os.fstat(descriptor).st_size)
+        if self.failure is not None:
+            raise self.failure
+
+
+@pytest.fixture
+def flushes(monkeypatch: pytest.MonkeyPatch) -> RecordedFlushes:
+    recorded = RecordedFlushes()
+    monkeypatch.setattr(local, "_flush_data", recorded)
+    monkeypatch.setattr(local, "SYNC_INTERVAL", 1024 * 1024)
+    return recorded
+
+
+def test_a_large_write_is_flushed_to_stable_storage_in_the_background_while_it_arrives(
+    tmp_path: Path, flushes: RecordedFlushes
+) -> None:
+    repository = LocalArtifactRepository(tmp_path)
+    chunk = b"x" * (256 * 1024)
+    with repository.open_write("big.bin") as writer:
+        for _ in range(21):  # 5.25 MiB: a flush is due every 1 MiB
+            writer.write(chunk)
+        assert writer.commit() == 21 * len(chunk)
+    assert (tmp_path / "big.bin").stat().st_size == 21 * len(chunk)
+    # Flushes ran on the writer's own thread, of a file that was still growing, one at a time (a
+    # request while one runs is skipped), and the commit waited for the last one.
+    assert flushes.sizes and all(size < 21 * len(chunk) for size in flushes.sizes)
+    assert flushes.sizes == sorted(flushes.sizes) and len(flushes.sizes) <= 5
+    assert all(name.startswith("polytrack-sync") for name in flushes.threads)
+
+
+def test_a_small_write_starts_no_background_flush(tmp_path: Path, flushes: RecordedFlushes) -> None:
+    LocalArtifactRepository(tmp_path).write("small.txt", [b"a" * 1000])
+    assert flushes.sizes == [] and (tmp_path / "small.txt").read_bytes() == b"a" * 1000
+
+
+def test_a_failed_background_flush_fails_the_commit_and_stores_nothing(
+    tmp_path: Path, flushes: RecordedFlushes
+) -> None:
+    flushes.failure = OSError(errno.EIO, "Input/output error")
+    repository = LocalArtifactRepository(tmp_path)
+    with pytest.raises(OSError, match="Input/output error"), repository.open_write("big.bin") as writer:
+        for _ in range(8):
+            writer.write(b"x" * (256 * 1024))
+        writer.commit()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_abort_waits_for_a_running_flush_before_closing_the_file(
+    tmp_path: Path, flushes: RecordedFlushes
+) -> None:
+    flushes.gate.clear()
+    writer = LocalArtifactRepository(tmp_path).open_write("big.bin")
+    for _ in range(5):
+        writer.write(b"x" * (256 * 1024))  # the flush due at 1 MiB is now held back
+    aborted = threading.Thread(target=writer.abort)
+    aborted.start()
+    aborted.join(0.2)
+    assert aborted.is_alive(), "abort closed the file under a running flush"
+    flushes.gate.set()
+    aborted.join(10)
+    assert not aborted.is_alive() and list(tmp_path.iterdir()) == []
+    # The held-back flush saw the open file, all written (fstat fails on a closed descriptor).
+    assert flushes.sizes == [5 * 256 * 1024]
