@@ -75,18 +75,20 @@ def _table(run: dict[str, Any], group: str, rows: list[tuple[str, str]]) -> list
 
 
 def _disk(figures: dict[str, Any]) -> str:
-    """What the disk did during a transfer: MiB written, seconds busy and its write rate meanwhile."""
+    """What the disk did during a transfer: MiB written, seconds busy (reading or writing) and, when
+    it wrote a good part of the file, its write rate meanwhile (busy time is counted in jiffies, and
+    a busy disk that wrote nothing was reading)."""
     if "disk_written_mib" not in figures:
         return "—"
     written, busy = figures["disk_written_mib"], figures["disk_busy_seconds"]
-    rate = f" ({written / busy:.0f} MiB/s)" if busy > 0 else ""
+    rate = f" ({written / busy:.0f} MiB/s)" if written >= 256 and busy >= 0.25 else ""
     return f"{written:.0f} MiB, {busy:.2f} s busy{rate}"
 
 
 def _medium(run: dict[str, Any], title: str) -> list[str]:
     head = (
         "| Server / client | Direction | Throughput: median (all rounds) | vs MLflow | "
-        "Server RSS growth (max) | Client RSS growth (max) | Server CPU | Disk: written, busy (rate) |"
+        "Server RSS growth (max) | Client RSS growth (max) | Server CPU | Disk: written, busy (write rate) |"
     )
     lines = [
         f"### {title}",
@@ -175,7 +177,7 @@ def render(disk: dict[str, Any], ram: dict[str, Any] | None, notes: str) -> str:
         "machine's virtual disk allows: polytrack fsyncs every upload before answering (MLflow does "
         "not), so its uploads cannot be faster than the disk's durable write speed, shown for each run. "
         "The last column says what the disk did during each transfer (from /proc/diskstats): how much "
-        "was written, how long the disk was busy, and how fast it wrote meanwhile.",
+        "was written, how long the disk was busy (reading or writing), and how fast it wrote meanwhile.",
         "",
     ]
     if ram is not None:
