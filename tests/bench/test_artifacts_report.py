@@ -106,11 +106,17 @@ def test_the_disk_column_shows_what_the_disk_did_and_a_dash_without_a_disk(repor
     disk = run(300.0)
     disk["curl"]["polytrack-rest"]["upload"].update(disk_written_mib=1024.0, disk_busy_seconds=2.0)
     disk["curl"]["mlflow-rest"]["upload"].update(disk_written_mib=0.0, disk_busy_seconds=0.0)
+    # Busy without writing: the disk was read (no write rate to show).
+    disk["curl"]["polytrack-rest"]["download"].update(disk_written_mib=0.0, disk_busy_seconds=0.48)
     text = report.render(disk, run(500.0), "")
     on_disk = text[text.index("### Disk") :]
     rows = [line for line in on_disk.splitlines() if line.startswith("| polytrack REST / curl | upload |")]
     assert rows[0].endswith("| 1024 MiB, 2.00 s busy (512 MiB/s) |")
     assert check_line(on_disk, "MLflow REST / curl").endswith("| 0 MiB, 0.00 s busy |")
+    reading = [
+        line for line in on_disk.splitlines() if line.startswith("| polytrack REST / curl | download |")
+    ]
+    assert reading[0].endswith("| 0 MiB, 0.48 s busy |")
     in_ram = text[text.index("### RAM") : text.index("### Disk")]
     assert check_line(in_ram, "polytrack REST / curl").endswith("| — |")
 
