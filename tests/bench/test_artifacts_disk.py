@@ -3,29 +3,18 @@ what a block device wrote and how long it was busy while a transfer ran."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
 # Two lines of /proc/diskstats: major minor name, then reads (4 fields), writes (4: completed,
 # merged, sectors, ms), I/Os in flight, ms busy, weighted ms, then discard and flush fields.
 DISKSTATS = """\
  253       0 vda 1000 10 20000 300 5000 50 2097152 4000 0 3500 4300 0 0 0 0 10 20
  253       1 vda1 900 9 18000 290 4900 49 2000000 3900 0 3400 4200 0 0 0 0 0 0
 """
-
-
-@pytest.fixture(scope="module")
-def bench() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_artifacts", REPO / "bench" / "artifacts.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_counters_are_bytes_written_and_milliseconds_busy_of_the_named_device(bench: Any) -> None:

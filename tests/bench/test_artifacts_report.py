@@ -3,24 +3,12 @@ artifacts section is replaced in RESULTS.md without touching the rest of the rep
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def report() -> Any:
-    spec = importlib.util.spec_from_file_location("artifacts_report", REPO / "bench" / "artifacts_report.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def figures(
