@@ -7,8 +7,9 @@ keeps a short queue instead, which the loop fills while the servicer's thread em
 by bytes so that a stream holds at most a few megabytes beyond the transport's own window. A failed
 or cancelled stream is raised to the servicer.
 
-(Server streams were tried the same way, responses produced and serialized ahead on a thread: no
-faster, as a download is bound by the client, and more server CPU; they stay one turn at a time.)
+(Server streams still go one turn at a time. Producing responses ahead on a thread measured no
+faster while the client's SHA-256 bounded a download; with CRC-32C, an unfinished trial measured
+10-25% faster downloads, and it needs a stop path for cancelled calls before it can replace this.)
 """
 
 from __future__ import annotations
