@@ -151,6 +151,35 @@ def test_checksum_mismatch_stores_nothing_and_a_retry_succeeds(stubs: tuple[obje
     assert (destination / "f.bin").read_bytes() == b"payload v2"
 
 
+@pytest.mark.parametrize(
+    ("late", "problem"),
+    [
+        (
+            art.UploadArtifactRequest(crc32c=crc32c(b"part")),
+            "Only the last message of an upload may carry 'crc32c'",
+        ),
+        (
+            art.UploadArtifactRequest(path="other.bin", data=b"more"),
+            "Only the first message of an upload may carry",
+        ),
+    ],
+)
+def test_fields_out_of_place_are_refused_by_name_and_store_nothing(
+    stubs: tuple[object, object, Path], late: art.UploadArtifactRequest, problem: str
+) -> None:
+    stub, _, destination = stubs
+    messages = [
+        art.UploadArtifactRequest(path="placed.bin", data=b"part"),
+        late,
+        art.UploadArtifactRequest(data=b"rest", crc32c=crc32c(b"partrest")),
+    ]
+    with pytest.raises(grpc.RpcError) as failure:
+        stub.UploadArtifact(iter(messages))  # type: ignore[attr-defined]
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert problem in failure.value.details()
+    assert not list(destination.iterdir())
+
+
 def test_a_malformed_message_midway_is_refused_by_name_and_stores_nothing(
     stubs: tuple[object, object, Path],
 ) -> None:
