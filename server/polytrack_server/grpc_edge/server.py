@@ -10,10 +10,12 @@ the MLflow error code; anything unexpected ends it with INTERNAL and a generic m
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import contextvars
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import any_pb2
@@ -24,10 +26,11 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from polytrack_server.errors import ErrorCode, PolytrackError
-from polytrack_server.grpc_edge.streams import ReadAheadRequests, sized
+from polytrack_server.grpc_edge.streams import ReadAheadRequests, ResponsesAhead, sized
 from polytrack_server.rpc import Invoker, RpcMethod
 
 log = logging.getLogger("polytrack.grpc")
+T = TypeVar("T")
 
 ERROR_DOMAIN = "polytrack.dev"
 INTERNAL_ERROR_MESSAGE = "Internal server error; see the server log for details"
@@ -44,9 +47,13 @@ DEFAULT_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.http2.lookahead_bytes", STREAM_RECEIVE_WINDOW),
 )
 
+# Threads for streaming calls, apart from the invoker's pool: a transfer holds its thread for as long
+# as it lasts, waiting on the network too, and must neither starve unary RPCs nor make the next
+# transfer wait for a free thread (asyncio's default pool has only cores + 4).
+STREAM_THREADS = 64
+_stream_threads = ThreadPoolExecutor(max_workers=STREAM_THREADS, thread_name_prefix="polytrack-stream")
+
 HandlerFactory = Callable[[RpcMethod, Invoker], grpc.RpcMethodHandler]
-# The end of a server stream's iterator.
-_END = object()
 
 
 def build_grpc_server(
@@ -116,8 +123,6 @@ async def _abort(context: grpc.aio.ServicerContext, method: RpcMethod, failure: 
     await context.abort(status.code, status.details, status.trailing_metadata)
 
 
-# Streaming calls run on the event loop's default executor rather than the invoker's pool: a long
-# transfer holds its thread while it waits for the network, and must not starve unary RPCs.
 def _stream_unary_handler(method: RpcMethod, invoker: Invoker) -> grpc.RpcMethodHandler:
     async def behaviour(
         requests: AsyncIterator[tuple[object, int]], context: grpc.aio.ServicerContext
@@ -127,7 +132,7 @@ def _stream_unary_handler(method: RpcMethod, invoker: Invoker) -> grpc.RpcMethod
         try:
             # A client-streaming implementation takes the iterator of requests (see rpc.py).
             call: Callable[[Iterator[object]], Message] = method.call  # type: ignore[assignment]
-            response = await asyncio.to_thread(call, read_ahead)
+            response = await _on_stream_thread(call, read_ahead)
             if type(response) is not method.response_class:
                 raise TypeError(f"{method.full_name} returned {type(response).__qualname__}")
             return response
@@ -149,33 +154,33 @@ def _unary_stream_handler(method: RpcMethod, invoker: Invoker) -> grpc.RpcMethod
     async def behaviour(
         request: Message, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[Message | bytes]:
-        responses: Iterator[Message | bytes] | None = None
+        # A server-streaming implementation returns an iterator of responses (see rpc.py).
+        call: Callable[[Message], Iterator[Message | bytes]] = method.call  # type: ignore[assignment]
+        responses = ResponsesAhead(functools.partial(call, request))
+        _on_stream_thread(responses.produce)
         try:
-            # A server-streaming implementation returns an iterator of responses (see rpc.py).
-            call: Callable[[Message], Iterator[Message | bytes]] = method.call  # type: ignore[assignment]
-            responses = await asyncio.to_thread(call, request)
-            while True:
-                item: object = await asyncio.to_thread(next, responses, _END)
-                if item is _END:
-                    break
+            async for item in responses:
                 if type(item) is not method.response_class and type(item) is not bytes:
                     raise TypeError(f"{method.full_name} yielded {type(item).__qualname__}")
                 yield item
         except Exception as failure:
             await _abort(context, method, failure)
         finally:
-            close = getattr(responses, "close", None)
-            if close is not None:
-                # A generator still running in its thread (the call was cancelled) cannot be closed
-                # from here; it is closed when collected.
-                with contextlib.suppress(ValueError):
-                    close()
+            # Cancelled, failed or done: the producer stops at its next response and closes the
+            # servicer's iterator on its own thread; nothing waits for that here.
+            responses.stop()
 
     return grpc.unary_stream_rpc_method_handler(
         behaviour,
         request_deserializer=method.request_class.FromString,
         response_serializer=_serialized,
     )
+
+
+def _on_stream_thread(function: Callable[..., T], *args: object) -> asyncio.Future[T]:
+    """`function(*args)` on a stream thread, with the calling task's context variables."""
+    call = functools.partial(contextvars.copy_context().run, function, *args)
+    return asyncio.get_running_loop().run_in_executor(_stream_threads, call)
 
 
 def _serialized(response: Message | bytes) -> bytes:

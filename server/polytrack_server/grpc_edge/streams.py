@@ -1,15 +1,15 @@
-"""The bridge from a client stream on the event loop to a servicer running on a worker thread.
+"""Bridges between gRPC streams on the event loop and servicers running on worker threads.
 
-A client-streaming servicer is synchronous and consumes an iterator of requests. Handing it each
-message across threads in turn leaves the network idle while the servicer works and the servicer
-idle while the network does (an upload of a gigabyte is a thousand such turns): `ReadAheadRequests`
-keeps a short queue instead, which the loop fills while the servicer's thread empties it, bounded
-by bytes so that a stream holds at most a few megabytes beyond the transport's own window. A failed
-or cancelled stream is raised to the servicer.
+The servicers are synchronous. Handing each message across threads in turn leaves the network idle
+while the servicer works and the servicer idle while the network does (a transfer of a gigabyte is
+a thousand such turns), so each direction keeps a short queue instead, bounded by bytes so that a
+stream holds at most a few megabytes beyond the transport's own window:
 
-(Server streams still go one turn at a time. Producing responses ahead on a thread measured no
-faster while the client's SHA-256 bounded a download; with CRC-32C, an unfinished trial measured
-10-25% faster downloads, and it needs a stop path for cancelled calls before it can replace this.)
+- `ReadAheadRequests`: the loop reads a client stream (an upload) into the queue while the
+  servicer's thread empties it; a failed or cancelled stream is raised to the servicer.
+- `ResponsesAhead`: a worker thread runs a server-streaming servicer (a download) into the queue
+  while the loop sends from it; a cancelled call stops the thread, which closes the servicer's
+  iterator itself (a generator can only be closed from the thread that runs it).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import asyncio
 import collections
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 # Bytes a stream may hold queued between the loop and the servicer (four 1 MiB artifact chunks).
 QUEUE_BYTES = 4 * 1024 * 1024
@@ -83,6 +84,84 @@ class ReadAheadRequests(Iterator[object]):
         if space is not None:
             self._loop.call_soon_threadsafe(_resolve, space)
         return item
+
+
+class ResponsesAhead:
+    """A server stream's responses, produced on a worker thread into a short queue the loop sends from.
+
+    `produce()` runs on the worker: it calls `start` for the servicer's iterator and queues what it
+    yields while those waiting hold under `budget` bytes (one always may wait), then the end or the
+    failure. The loop iterates this object asynchronously. `stop()` (the call was cancelled, or the
+    loop stopped reading) makes the worker stop producing at its next response.
+    """
+
+    def __init__(self, start: Callable[[], Iterator[Any]], budget: int = QUEUE_BYTES) -> None:
+        self._start = start
+        self._budget = budget
+        self._queued_bytes = 0
+        self._stopped = False
+        self._condition = threading.Condition()
+        self._items: collections.deque[tuple[object, int]] = collections.deque()
+        # Set by the loop while the queue is empty, resolved by the worker when it queues something.
+        self._arrival: asyncio.Future[None] | None = None
+        self._loop = asyncio.get_running_loop()
+
+    def produce(self) -> None:
+        # Anything but a normal end or an Exception (a BaseException on this thread) still has to
+        # end the loop's wait.
+        end: object = RuntimeError("The response stream's producer stopped unexpectedly")
+        responses: Iterator[Any] | None = None
+        try:
+            responses = self._start()
+            for response in responses:
+                size = len(response) if isinstance(response, bytes) else response.ByteSize()
+                with self._condition:
+                    while not self._stopped and self._items and self._queued_bytes + size > self._budget:
+                        self._condition.wait()
+                    if self._stopped:
+                        break
+                self._put(response, size)
+            end = _END
+        except Exception as error:  # the loop raises the same, to end the call with its status
+            end = error
+        finally:
+            close = getattr(responses, "close", None)
+            if close is not None:
+                close()
+            self._put(end, 0)
+
+    def stop(self) -> None:
+        with self._condition:
+            self._stopped = True
+            self._condition.notify()
+
+    def _put(self, item: object, size: int) -> None:
+        with self._condition:
+            self._items.append((item, size))
+            self._queued_bytes += size
+            arrival, self._arrival = self._arrival, None
+        if arrival is not None:
+            self._loop.call_soon_threadsafe(_resolve, arrival)
+
+    def __aiter__(self) -> ResponsesAhead:
+        return self
+
+    async def __anext__(self) -> Any:
+        while True:
+            with self._condition:
+                if self._items:
+                    item, size = self._items[0]
+                    # The end stays queued: every later call sees it too.
+                    if item is _END:
+                        raise StopAsyncIteration
+                    if isinstance(item, Exception):
+                        raise item
+                    self._items.popleft()
+                    self._queued_bytes -= size
+                    self._condition.notify()
+                    return item
+                self._arrival = arrival = self._loop.create_future()
+            await arrival
 
 
 def sized(parse: Callable[[bytes], object]) -> Callable[[bytes], tuple[object, int]]:

@@ -4,6 +4,7 @@ and every path attack of the attack list refused, as over REST."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
@@ -82,6 +83,7 @@ def stubs(tmp_path: Path) -> Iterator[tuple[object, object, Path]]:
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     artifacts = artifacts_service_pb2_grpc.ArtifactsServiceStub(channel)
     artifacts.channel = channel  # type: ignore[attr-defined]  # for calls with hand-made bytes
+    artifacts.port = server.port  # type: ignore[attr-defined]  # for clients of their own
     try:
         yield (
             artifacts,
@@ -263,6 +265,49 @@ def test_an_upload_broken_off_midway_leaves_the_old_file_and_no_partial_one(
         assert reply.crc32c == crc32c(data)
     assert (destination / "m" / "f.bin").read_bytes() == data
     assert [entry.name for entry in (destination / "m").iterdir()] == ["f.bin"]
+
+
+def _open_descriptors_of(path: Path) -> int:
+    count = 0
+    for descriptor in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            count += os.readlink(f"/proc/self/fd/{descriptor}") == str(path)
+    return count
+
+
+def test_downloads_left_unread_hold_no_other_transfer_back_and_end_when_cancelled(
+    stubs: tuple[object, object, Path],
+) -> None:
+    stub, _, destination = stubs
+    large = destination / "large.bin"
+    large.write_bytes(bytes(range(256)) * (128 * 1024))  # 32 MiB: more than any window and queue
+    # Clients that start a download and stop reading, more of them than asyncio's default pool
+    # has threads (cores + 4): each holds its server thread while its queue is full.
+    channels = [grpc.insecure_channel(f"127.0.0.1:{stub.port}") for _ in range(12)]  # type: ignore[attr-defined]
+    stalled = [
+        artifacts_service_pb2_grpc.ArtifactsServiceStub(channel).DownloadArtifact(
+            art.DownloadArtifactRequest(path="large.bin"), timeout=20
+        )
+        for channel in channels
+    ]
+    try:
+        for download_call in stalled:
+            assert next(download_call).file_size == large.stat().st_size
+        assert _open_descriptors_of(large) == len(stalled)
+        # Another client's transfers still go through at once.
+        reply = stub.UploadArtifact(upload_messages("small.txt", b"small"), timeout=10)  # type: ignore[attr-defined]
+        assert reply.crc32c == crc32c(b"small")
+        assert download(stub, "small.txt")[1] == b"small"
+    finally:
+        for download_call in stalled:
+            download_call.cancel()
+        for channel in channels:
+            channel.close()
+    # Each cancelled download's producer stops and closes its file on its own thread.
+    deadline = time.monotonic() + 10
+    while _open_descriptors_of(large) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _open_descriptors_of(large) == 0
 
 
 def test_run_relative_transfers_and_tracking_list(stubs: tuple[object, object, Path]) -> None:

@@ -1,15 +1,16 @@
-"""A client stream is read ahead of the servicer only up to a byte budget, and the servicer's
-thread always learns how the stream ended: normally, with the stream's error, or cancelled."""
+"""Streams are queued between the loop and the servicer's thread only up to a byte budget, in both
+directions, and each side always learns how the other ended: normally, with an error, or cancelled
+(then a server stream's producer stops and closes the servicer's iterator on its own thread)."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
-from polytrack_server.grpc_edge.streams import ReadAheadRequests
+from polytrack_server.grpc_edge.streams import ReadAheadRequests, ResponsesAhead
 
 MIB = 1024 * 1024
 
@@ -110,3 +111,119 @@ def test_a_cancelled_call_wakes_a_waiting_servicer_with_a_failure() -> None:
         return outcome[0]
 
     assert "ended before its request stream did" in str(asyncio.run(scenario()))
+
+
+class _Servicer:
+    """A server-streaming servicer's iterator of `count` responses of `size` bytes, recording how
+    far it got, on which thread it was closed, and failing at `fail_at` when given."""
+
+    def __init__(self, count: int, size: int, fail_at: int | None = None) -> None:
+        self.count, self.size, self.fail_at = count, size, fail_at
+        self.produced = 0
+        self.closed_on: int | None = None
+
+    def __call__(self) -> Iterator[bytes]:
+        try:
+            for number in range(self.count):
+                if number == self.fail_at:
+                    raise LookupError(f"response {number} failed")
+                self.produced += 1
+                yield bytes([number]) * self.size
+        finally:
+            self.closed_on = threading.get_ident()
+
+
+async def _wait_until(condition: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition did not come true within 5 s")
+
+
+def test_responses_are_produced_ahead_only_up_to_the_byte_budget() -> None:
+    async def scenario() -> tuple[int, list[bytes]]:
+        servicer = _Servicer(10, MIB)
+        responses = ResponsesAhead(servicer, budget=4 * MIB)
+        producer = asyncio.ensure_future(asyncio.to_thread(responses.produce))
+        await _wait_until(lambda: servicer.produced >= 4)
+        await asyncio.sleep(0.2)  # time to run further, were it not bounded
+        # Four are queued; the fifth was produced and waits for room.
+        ahead = servicer.produced
+        received = [item async for item in responses]
+        await producer
+        return ahead, received
+
+    ahead, received = asyncio.run(scenario())
+    assert ahead == 5
+    assert [item[0] for item in received] == list(range(10))
+    assert all(len(item) == MIB for item in received)
+
+
+def test_a_response_larger_than_the_budget_is_still_sent_alone() -> None:
+    async def scenario() -> list[int]:
+        responses = ResponsesAhead(_Servicer(3, 3 * MIB), budget=MIB)
+        producer = asyncio.ensure_future(asyncio.to_thread(responses.produce))
+        received = [len(item) async for item in responses]
+        await producer
+        return received
+
+    assert asyncio.run(scenario()) == [3 * MIB] * 3
+
+
+def test_the_servicers_failure_reaches_the_loop_after_the_responses_before_it() -> None:
+    async def scenario() -> tuple[list[int], BaseException, int | None, int]:
+        servicer = _Servicer(10, 10, fail_at=3)
+        responses = ResponsesAhead(servicer)
+        producer = asyncio.ensure_future(asyncio.to_thread(responses.produce))
+        received: list[int] = []
+        with pytest.raises(LookupError) as failure:
+            async for item in responses:
+                received.append(item[0])
+        await producer
+        return received, failure.value, servicer.closed_on, threading.get_ident()
+
+    received, failure, closed_on, loop_thread = asyncio.run(scenario())
+    assert received == [0, 1, 2]
+    assert str(failure) == "response 3 failed"
+    assert closed_on is not None and closed_on != loop_thread
+
+
+def test_a_failure_to_start_the_stream_reaches_the_loop() -> None:
+    def refuse() -> Iterator[bytes]:
+        raise PermissionError("no such artifact")
+
+    async def scenario() -> None:
+        responses = ResponsesAhead(refuse)
+        producer = asyncio.ensure_future(asyncio.to_thread(responses.produce))
+        with pytest.raises(PermissionError, match="no such artifact"):
+            await responses.__anext__()
+        # The end stays: asking again raises again rather than waiting.
+        with pytest.raises(PermissionError):
+            await responses.__anext__()
+        await producer
+
+    asyncio.run(scenario())
+
+
+def test_stopping_wakes_a_producer_waiting_for_room_and_it_closes_the_servicer_itself() -> None:
+    async def scenario() -> tuple[int, int | None, int]:
+        servicer = _Servicer(1000, MIB)
+        responses = ResponsesAhead(servicer, budget=2 * MIB)
+        producer_thread: list[int] = []
+
+        def produce() -> None:
+            producer_thread.append(threading.get_ident())
+            responses.produce()
+
+        producer = asyncio.ensure_future(asyncio.to_thread(produce))
+        await responses.__anext__()
+        await _wait_until(lambda: servicer.produced >= 4)
+        # The producer now waits for room that the departed consumer will never make.
+        responses.stop()
+        await asyncio.wait_for(producer, 5)
+        return servicer.produced, servicer.closed_on, producer_thread[0]
+
+    produced, closed_on, producer_thread = asyncio.run(scenario())
+    assert produced < 10
+    assert closed_on == producer_thread
