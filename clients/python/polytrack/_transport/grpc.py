@@ -42,6 +42,11 @@ DEFAULT_CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     # the application reads slower than the network, and a 1 GB download would sit in memory.
     ("grpc.http2.bdp_probe", 0),
     ("grpc.http2.lookahead_bytes", 4 * 1024 * 1024),
+    # Socket reads of at most 64 KiB: gRPC otherwise sizes them after the message expected (up to
+    # 1 MiB for an artifact chunk), and glibc serves buffers that large from freshly mapped pages.
+    # Measured on 1 GiB downloads: 13% faster (median of 15), 0.3 s less client CPU, a third fewer
+    # page faults.
+    ("grpc.experimental.tcp_max_read_chunk_size", 64 * 1024),
 )
 
 # Error code of a failure that carries no ErrorInfo (raised by gRPC itself, or by a proxy).
