@@ -44,8 +44,8 @@ DEFAULT_CHANNEL_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.http2.lookahead_bytes", 4 * 1024 * 1024),
     # Socket reads of at most 64 KiB: gRPC otherwise sizes them after the message expected (up to
     # 1 MiB for an artifact chunk), and glibc serves buffers that large from freshly mapped pages.
-    # Measured on 1 GiB downloads: 13% faster (median of 15), 0.3 s less client CPU, a third fewer
-    # page faults.
+    # Measured on 1 GiB downloads into RAM, five alternating runs of three: 549 against 485 MiB/s
+    # (medians; faster in four runs of five), 0.3 s less client CPU per GiB, fewer page faults.
     ("grpc.experimental.tcp_max_read_chunk_size", 64 * 1024),
 )
 
