@@ -1,5 +1,5 @@
-"""bench/artifacts.py's disk figures: counters read from /proc/diskstats, and a meter that reports
-what a block device wrote and how long it was busy while a transfer ran."""
+"""bench/artifacts.py's disk figures: counters read from /proc/diskstats, a meter that reports what
+a block device wrote and how long it was busy while a transfer ran, and uploads timed until durable."""
 
 from __future__ import annotations
 
@@ -47,3 +47,33 @@ def test_without_a_device_the_meter_records_nothing(bench: Any) -> None:
     with bench.DiskMeter(None) as meter:
         pass
     assert (meter.written_bytes, meter.busy_seconds) == (0, 0.0)
+
+
+def test_making_a_folder_durable_writes_what_a_server_left_in_the_cache(bench: Any, tmp_path: Path) -> None:
+    device = bench.block_device_of(tmp_path)
+    if device is None:
+        pytest.skip(f"{tmp_path} is not on a block device")
+    stored = tmp_path / "experiment" / "run"
+    stored.mkdir(parents=True)
+    (stored / "payload.bin").write_bytes(os.urandom(4 * 1024 * 1024))  # answered, not yet on disk
+    with bench.DiskMeter(device) as meter:
+        owed = bench.make_durable(tmp_path)
+    assert owed > 0
+    assert meter.written_bytes >= 4 * 1024 * 1024
+
+
+def test_the_median_upload_until_durable_is_chosen_apart_from_the_median_answer(bench: Any) -> None:
+    def round_(answered_seconds: float, owed: float) -> dict[str, Any]:
+        upload = {"seconds": answered_seconds, "throughput_mib_s": round(1024 / answered_seconds, 1)}
+        download = {"seconds": 1.0, "throughput_mib_s": 1024.0}
+        durable = bench._with_durable(upload, 1024 * 1024 * 1024, owed)
+        return {"load_average_1m": [0.5], "upload": durable, "download": download}
+
+    # Answers in 4, 5 and 6 s; the fastest answer owed the disk the most.
+    summary = bench._summary([round_(4.0, 4.0), round_(5.0, 0.0), round_(6.0, 0.5)])
+    upload = summary["upload"]
+    assert upload["throughput_all_mib_s"] == [170.7, 204.8, 256.0]
+    assert upload["throughput_mib_s"] == 204.8  # the 5 s round
+    # Until durable: 8 s, 5 s and 6.5 s.
+    assert upload["durable_all_mib_s"] == [128.0, 157.5, 204.8]
+    assert upload["durable_throughput_mib_s"] == 157.5

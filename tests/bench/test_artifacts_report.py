@@ -116,3 +116,42 @@ def test_the_number_of_rounds_is_read_from_the_figures(report: Any) -> None:
         for direction in ("upload", "download"):
             row[direction] = dict(row[direction], throughput_all_mib_s=[1.0, 2.0, 3.0, 4.0, 5.0])
     assert "every transfer made 3 to 5 times" in report.render(run(300.0), five, "")
+
+
+def with_durable(row: dict[str, Any], answered: float, owed: float) -> None:
+    size_mib = 1024
+    durable = round(size_mib / (size_mib / answered + owed), 1)
+    row["upload"].update(
+        throughput_mib_s=answered,
+        fsync_after_answer_seconds=owed,
+        durable_throughput_mib_s=durable,
+        durable_all_mib_s=[durable - 1, durable, durable + 1],
+    )
+
+
+def test_uploads_until_durable_are_compared_with_what_each_server_still_owed_the_disk(report: Any) -> None:
+    disk = run(400.0)
+    # polytrack owes nothing; MLflow answered at 160 MiB/s with 2 s of fsync still to come.
+    with_durable(disk["results"]["polytrack-grpc"], 400.0, 0.0)
+    with_durable(disk["results"]["polytrack-rest"], 400.0, 0.0)
+    with_durable(disk["results"]["mlflow-rest"], 160.0, 2.0)
+    with_durable(disk["curl"]["polytrack-rest"], 350.0, 0.0)
+    with_durable(disk["curl"]["mlflow-rest"], 140.0, 0.1)
+    text = report.render(disk, run(600.0), "")
+    table = text[text.index("### Disk uploads until durable") : text.index("### Checks")]
+    # 1024 MiB in 6.4 s + 2 s: 121.9 MiB/s until durable.
+    assert check_line(table, "MLflow REST / mlflow SDK") == (
+        "| MLflow REST / mlflow SDK | 160.0 MiB/s | 2.00 s | 121.9 MiB/s (121, 122, 123) | — |"
+    )
+    assert check_line(table, "polytrack gRPC / polytrack SDK").endswith(
+        "| 0.00 s | 400.0 MiB/s (399, 400, 401) | 3.28x |"
+    )
+    checks = text[text.index("### Checks") :]
+    assert check_line(checks, "Upload until durable, SDK over gRPC").endswith("| 3.28x | disk **pass** |")
+    # curl: 350 against 1024 / (1024/140 + 0.1) = 138.1 MiB/s.
+    assert check_line(checks, "Upload until durable, curl, REST").endswith("| 2.53x | disk **FAIL** |")
+
+
+def test_without_durable_figures_there_is_no_durable_table_or_check(report: Any) -> None:
+    text = report.render(run(400.0), run(600.0), "")
+    assert "until durable" not in text
