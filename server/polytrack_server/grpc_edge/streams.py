@@ -72,13 +72,7 @@ class ReadAheadRequests(Iterator[object]):
         with self._condition:
             while not self._items:
                 self._condition.wait()
-            item, size = self._items[0]
-            # The end stays queued: every later next() sees it too.
-            if item is _END:
-                raise StopIteration
-            if isinstance(item, Exception):
-                raise item
-            self._items.popleft()
+            item, size = _take_first(self._items, StopIteration)
             self._queued_bytes -= size
             space, self._space = self._space, None
         if space is not None:
@@ -150,18 +144,24 @@ class ResponsesAhead:
         while True:
             with self._condition:
                 if self._items:
-                    item, size = self._items[0]
-                    # The end stays queued: every later call sees it too.
-                    if item is _END:
-                        raise StopAsyncIteration
-                    if isinstance(item, Exception):
-                        raise item
-                    self._items.popleft()
+                    item, size = _take_first(self._items, StopAsyncIteration)
                     self._queued_bytes -= size
                     self._condition.notify()
                     return item
                 self._arrival = arrival = self._loop.create_future()
             await arrival
+
+
+def _take_first(items: collections.deque[tuple[object, int]], end: type[Exception]) -> tuple[object, int]:
+    """Remove and return the first queued item and its size. The end of the stream raises `end` and
+    a failure raises itself; both stay queued, so that every later call sees them too."""
+    item, size = items[0]
+    if item is _END:
+        raise end
+    if isinstance(item, Exception):
+        raise item
+    items.popleft()
+    return item, size
 
 
 def sized(parse: Callable[[bytes], object]) -> Callable[[bytes], tuple[object, int]]:
