@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from polytrack.errors import PolytrackException
+from polytrack.protowire import FIXED32, VARINT, MalformedMessage, encode_varint, fields
 
 # Field numbers of polytrack.v1.DownloadArtifactResponse (artifacts_service.proto).
 _FILE_SIZE, _DATA, _CRC32C = 1, 2, 4
@@ -27,7 +28,6 @@ _FILE_SIZE, _DATA, _CRC32C = 1, 2, 4
 _UPLOAD_DATA_KEY = b"\x1a"
 # Room before the chunk for the key and the chunk's length as a varint.
 _HEADER_ROOM = 16
-_VARINT, _FIXED64, _LENGTH_DELIMITED, _FIXED32 = 0, 1, 2, 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,64 +39,26 @@ class DownloadChunk:
     crc32c: int | None
 
 
-def _varint(buffer: bytes, position: int) -> tuple[int, int]:
-    value, shift = 0, 0
-    while True:
-        if position >= len(buffer) or shift > 63:
-            raise _malformed("a truncated or overlong varint")
-        byte = buffer[position]
-        position += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, position
-        shift += 7
-
-
 def _malformed(what: str) -> PolytrackException:
     return PolytrackException(f"Malformed DownloadArtifact response from the server: {what}", "DATA_LOSS")
 
 
 def parse_download_chunk(raw: bytes) -> DownloadChunk:
     """The fields of one serialized DownloadArtifactResponse; `data` is a view into `raw`."""
-    view = memoryview(raw)
-    data, file_size, crc32c = view[0:0], None, None
-    position = 0
-    while position < len(raw):
-        key, position = _varint(raw, position)
-        field, wire_type = key >> 3, key & 7
-        if wire_type == _VARINT:
-            value, position = _varint(raw, position)
-            if field == _FILE_SIZE:
+    data, file_size, crc32c = memoryview(raw)[0:0], None, None
+    try:
+        for number, wire_type, value in fields(raw):
+            if isinstance(value, memoryview):  # length-delimited
+                if number == _DATA:
+                    data = value
+            elif number == _FILE_SIZE and wire_type == VARINT:
                 # int64 travels as its two's complement in 64 bits.
                 file_size = value - (1 << 64) if value >= 1 << 63 else value
-        elif wire_type == _LENGTH_DELIMITED:
-            length, position = _varint(raw, position)
-            end = position + length
-            if end > len(raw):
-                raise _malformed(f"field {field} runs past the end of the message")
-            if field == _DATA:
-                data = view[position:end]
-            position = end
-        elif wire_type == _FIXED64:
-            position += 8
-        elif wire_type == _FIXED32:
-            if field == _CRC32C and position + 4 <= len(raw):
-                crc32c = int.from_bytes(view[position : position + 4], "little")
-            position += 4
-        else:
-            raise _malformed(f"unsupported wire type {wire_type} of field {field}")
-        if position > len(raw):
-            raise _malformed(f"field {field} runs past the end of the message")
+            elif number == _CRC32C and wire_type == FIXED32:
+                crc32c = value
+    except MalformedMessage as problem:
+        raise _malformed(str(problem)) from None
     return DownloadChunk(data, file_size, crc32c)
-
-
-def _encode_varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def upload_data_messages(
@@ -113,7 +75,7 @@ def upload_data_messages(
             return
         if checksum is not None:
             checksum.update(body[:count])
-        header = _UPLOAD_DATA_KEY + _encode_varint(count)
+        header = _UPLOAD_DATA_KEY + encode_varint(count)
         start = _HEADER_ROOM - len(header)
         view[start:_HEADER_ROOM] = header
         yield bytes(view[start : _HEADER_ROOM + count])

@@ -1,7 +1,8 @@
 """The artifact streams' large messages read and written as wire bytes, without protobuf's copies.
 
 A gigabyte crosses a gRPC stream as about a thousand one-megabyte messages, and protobuf copies
-each chunk more than once on its way in or out of a message.
+each chunk more than once on its way in or out of a message. The wire format itself is read and
+written with `polytrack.protowire`, which the SDK's side of the same streams uses too.
 
 Reading `UploadArtifactRequest`: parsed the usual way, each chunk is copied into the message, then
 out of it again when `data` is read; read from the serialized bytes instead it stays where gRPC
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from polytrack.protowire import FIXED32, MalformedMessage, encode_varint, fields
 from polytrack.v1 import artifacts_service_pb2 as art
 
 # Field numbers of polytrack.v1.UploadArtifactRequest (artifacts_service.proto).
@@ -27,7 +29,6 @@ _PATH, _RUN_ID, _DATA, _CRC32C = 1, 2, 3, 5
 # The key of polytrack.v1.DownloadArtifactResponse's `data` (field 2, length-delimited).
 _DOWNLOAD_DATA_KEY = b"\x12"
 _STRINGS = {_PATH: "path", _RUN_ID: "run_id"}
-_VARINT, _FIXED64, _LENGTH_DELIMITED, _FIXED32 = 0, 1, 2, 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,80 +48,35 @@ class UploadPart:
         return cls(message.path, message.run_id, message.data, crc32c)
 
 
-class _Malformed(Exception):
-    pass
-
-
-def _varint(raw: bytes, position: int) -> tuple[int, int]:
-    value, shift = 0, 0
-    while True:
-        if position >= len(raw) or shift > 63:
-            raise _Malformed("a truncated or overlong varint")
-        byte = raw[position]
-        position += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, position
-        shift += 7
-
-
 def parse_upload_part(raw: bytes) -> UploadPart:
     """The fields of one serialized UploadArtifactRequest; `data` is a view into `raw`."""
     try:
         return _parse(raw)
-    except _Malformed as problem:
+    except MalformedMessage as problem:
         return UploadPart(malformed=f"the message is not a valid UploadArtifactRequest ({problem})")
 
 
 def _parse(raw: bytes) -> UploadPart:
-    view = memoryview(raw)
     strings: dict[str, str] = {}
     data: bytes | memoryview = b""
     crc32c: int | None = None
-    position = 0
-    while position < len(raw):
-        key, position = _varint(raw, position)
-        field, wire_type = key >> 3, key & 7
-        if field == 0:
-            raise _Malformed("field number 0")
-        if wire_type == _VARINT:
-            _, position = _varint(raw, position)
-        elif wire_type == _LENGTH_DELIMITED:
-            length, position = _varint(raw, position)
-            end = position + length
-            if end > len(raw):
-                raise _Malformed(f"field {field} runs past the end of the message")
-            if field == _DATA:
-                data = view[position:end]
-            elif field in _STRINGS:
+    for number, wire_type, value in fields(raw):
+        if number == 0:
+            raise MalformedMessage("field number 0")
+        if isinstance(value, memoryview):  # length-delimited
+            if number == _DATA:
+                data = value
+            elif number in _STRINGS:
                 try:
-                    strings[_STRINGS[field]] = str(view[position:end], "utf-8")
+                    strings[_STRINGS[number]] = str(value, "utf-8")
                 except UnicodeDecodeError:
-                    raise _Malformed(f"'{_STRINGS[field]}' is not valid UTF-8") from None
-            position = end
-        elif wire_type == _FIXED64:
-            position += 8
-        elif wire_type == _FIXED32:
-            if field == _CRC32C and position + 4 <= len(raw):
-                crc32c = int.from_bytes(view[position : position + 4], "little")
-            position += 4
-        else:
-            raise _Malformed(f"unsupported wire type {wire_type} of field {field}")
-        if position > len(raw):
-            raise _Malformed(f"field {field} runs past the end of the message")
+                    raise MalformedMessage(f"'{_STRINGS[number]}' is not valid UTF-8") from None
+        elif number == _CRC32C and wire_type == FIXED32:
+            crc32c = value
     return UploadPart(strings.get("path", ""), strings.get("run_id", ""), data, crc32c)
-
-
-def _encode_varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def download_chunk_message(data: bytes, file_size: int | None = None) -> bytes:
     """A serialized DownloadArtifactResponse carrying `data` (and `file_size`, when given)."""
     head = b"" if file_size is None else art.DownloadArtifactResponse(file_size=file_size).SerializeToString()
-    return head + _DOWNLOAD_DATA_KEY + _encode_varint(len(data)) + data
+    return head + _DOWNLOAD_DATA_KEY + encode_varint(len(data)) + data
