@@ -176,33 +176,19 @@ def test_error_status_carries_code_message_and_error_info():
 
 
 def test_streaming_rpcs_are_refused_until_supported():
-    file = descriptor_pb2.FileDescriptorProto(
-        name="grpcedgetest.proto", package="grpcedgetest", syntax="proto3"
-    )
-    file.message_type.add(name="Chunk")
-    service = file.service.add(name="Upload")
-    service.method.add(
-        name="Send",
-        input_type=".grpcedgetest.Chunk",
-        output_type=".grpcedgetest.Chunk",
-        client_streaming=True,
-        # Client- and server-streaming RPCs are served (test_artifacts_grpc.py); bidirectional not yet.
-        server_streaming=True,
-    )
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(file)
-    descriptor = pool.FindMethodByName("grpcedgetest.Upload.Send")
-    chunk = GetMessageClass(descriptor.input_type)
-    method = RpcMethod(descriptor, chunk, chunk, lambda request: request, ())
+    # Client- and server-streaming RPCs are served (test_artifacts_grpc.py); bidirectional not yet.
+    service, chunk = _chunk_service("grpcedgetest", "Upload", "Send", client_streaming=True)
+    method = RpcMethod(service.methods_by_name["Send"], chunk, chunk, lambda request: request, ())
     with pytest.raises(NotImplementedError, match=r"grpcedgetest\.Upload\.Send: streaming RPCs"):
         method_handler(method, Invoker.inline())
 
 
-def _feed_service() -> tuple[Any, type[Message]]:
-    """A server-streaming service `grpcedgefeed.Feed/Watch` of `Chunk {bytes data = 1}` messages."""
-    file = descriptor_pb2.FileDescriptorProto(
-        name="grpcedgefeed.proto", package="grpcedgefeed", syntax="proto3"
-    )
+def _chunk_service(
+    package: str, service_name: str, method_name: str, *, client_streaming: bool = False
+) -> tuple[Any, type[Message]]:
+    """A service `<package>.<service_name>` whose one server-streaming method takes and returns
+    `Chunk {bytes data = 1}` messages (client-streaming too when asked)."""
+    file = descriptor_pb2.FileDescriptorProto(name=f"{package}.proto", package=package, syntax="proto3")
     chunk = file.message_type.add(name="Chunk")
     chunk.field.add(
         name="data",
@@ -210,22 +196,23 @@ def _feed_service() -> tuple[Any, type[Message]]:
         type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES,
         label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL,
     )
-    service = file.service.add(name="Feed")
+    service = file.service.add(name=service_name)
     service.method.add(
-        name="Watch",
-        input_type=".grpcedgefeed.Chunk",
-        output_type=".grpcedgefeed.Chunk",
+        name=method_name,
+        input_type=f".{package}.Chunk",
+        output_type=f".{package}.Chunk",
+        client_streaming=client_streaming,
         server_streaming=True,
     )
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
-    return pool.FindServiceByName("grpcedgefeed.Feed"), GetMessageClass(
-        pool.FindMessageTypeByName("grpcedgefeed.Chunk")
+    return pool.FindServiceByName(f"{package}.{service_name}"), GetMessageClass(
+        pool.FindMessageTypeByName(f"{package}.Chunk")
     )
 
 
 def test_a_server_stream_may_yield_messages_or_their_serialized_bytes_but_nothing_else():
-    service, chunk = _feed_service()
+    service, chunk = _chunk_service("grpcedgefeed", "Feed", "Watch")
 
     class Feed:
         def watch(self, request: Message) -> Any:
